@@ -1,0 +1,1 @@
+"""Command line of irrecist (installed as the package ``irrecist_cli``): parsing and printing only."""

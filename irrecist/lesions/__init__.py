@@ -1,0 +1,1 @@
+"""Readers: turn files (tables, DICOM objects, annotations) into the lesion table. Readers never score."""
