@@ -1,0 +1,395 @@
+"""From the lesion table (a DataFrame with the columns of spec/lesion-table.md) to subject records.
+
+Validation follows the "Bad input" section of spec/lesion-table.md: every problem is located (file, row,
+subject, lesion, timepoint), says what was found and what is allowed; a problem that makes a subject
+unscorable stops that subject only, and nothing is dropped without a line in the report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from irrecist.columns import LESION_COLUMNS, MERGED_PREFIX, REQUIRED_LESION_COLUMNS, ROLES, STATUSES, UNITS
+from irrecist.errors import InputError, Level, Problem
+from irrecist.model import Assessment, Lesion, Observation, Role, Status, SubjectInfo, SubjectRecord
+from irrecist.rules.baseline import organ_key
+from irrecist.rules.config import CriterionConfig
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f", ""}
+_FRAGMENT = re.compile(r"^(.+)\.(\d+)$")
+JUMP_FACTOR = 8
+"""A target whose measure changes by this factor or more between two assessments gets a warning (likely a
+cm/mm mix-up); the value is kept as recorded."""
+
+
+Report = Callable[..., None]
+"""``report(row_index, message[, lesion_id])``: record a located problem."""
+
+
+@dataclass
+class Subjects:
+    """Subject records ready to score, plus every problem met and the subjects that could not be built."""
+
+    records: list[SubjectRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)  # (subject, reader) -> first error
+
+
+def check_columns(columns: list[str], source: str) -> None:
+    """The whole file is rejected when a required column is missing, with the list expected."""
+    missing = [c for c in REQUIRED_LESION_COLUMNS if c not in columns]
+    if missing:
+        raise InputError(
+            f"{source}: missing required column(s) {', '.join(missing)}; a lesion table has the columns "
+            f"{', '.join(LESION_COLUMNS)} (required: {', '.join(REQUIRED_LESION_COLUMNS)})"
+        )
+
+
+def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(df[col].where(df[col] != "", None), errors="coerce").to_numpy(dtype=float)
+
+
+def build_subjects(
+    df: pd.DataFrame,
+    source: str,
+    config: CriterionConfig,
+    *,
+    row_offset: int = 2,
+    info: dict[str, SubjectInfo] | None = None,
+) -> Subjects:
+    """Validate a lesion table and group it into subject records (one per subject and reader).
+
+    ``row_offset`` turns a 0-based frame index into the file's row number (2 for a CSV with a header).
+    """
+    check_columns(list(df.columns), source)
+    out = Subjects()
+    n = len(df)
+    df = df.reset_index(drop=True)
+    for col in LESION_COLUMNS:
+        if col not in df.columns:
+            df[col] = ""
+    text = {c: df[c].astype(str).str.strip() for c in LESION_COLUMNS}
+    tdf = pd.DataFrame(text)
+    errors: dict[int, list[str]] = defaultdict(list)
+
+    def flag(mask: np.ndarray | pd.Series, msg_fn: Callable[[int], str]) -> None:
+        for i in np.flatnonzero(np.asarray(mask)):
+            errors[int(i)].append(msg_fn(int(i)))
+
+    subj = tdf["subject_id"].to_numpy()
+    dates = pd.to_datetime(tdf["date"], format="%Y-%m-%d", errors="coerce")
+    flag(dates.isna().to_numpy(), lambda i: f"date is {tdf['date'][i]!r}; it must be an ISO date YYYY-MM-DD")
+    flag((tdf["timepoint"] == "").to_numpy(), lambda i: "timepoint is empty; a visit label is required")
+    role_ok = tdf["role"].isin(("",) + ROLES)
+    flag(~role_ok.to_numpy(), lambda i: f"role is {tdf['role'][i]!r}; allowed: {', '.join(ROLES)}")
+    status = tdf["status"].str.lower()
+    st_ok = status.isin(("",) + STATUSES) | status.str.startswith(MERGED_PREFIX)
+    flag(
+        ~st_ok.to_numpy(),
+        lambda i: f"status is {tdf['status'][i]!r}; allowed: {', '.join(STATUSES)}, {MERGED_PREFIX}<lesion_id>",
+    )
+    unit = tdf["unit"].str.lower()
+    flag(~unit.isin(("",) + UNITS).to_numpy(), lambda i: f"unit is {tdf['unit'][i]!r}; allowed: mm, cm")
+    nodal_s = tdf["nodal"].str.lower()
+    flag(~nodal_s.isin(_TRUE | _FALSE).to_numpy(), lambda i: f"nodal is {tdf['nodal'][i]!r}; allowed: true, false")
+    nodal = nodal_s.isin(_TRUE).to_numpy()
+    factor = np.where(unit.to_numpy() == "cm", 10000.0, 1000.0)
+    um: dict[str, np.ndarray] = {}
+    for col in ("long_axis_mm", "short_axis_mm", "slice_thickness_mm"):
+        vals = _numeric(tdf, col)
+        given = (tdf[col] != "").to_numpy()
+        bad = given & ~np.isfinite(vals)
+        flag(bad, lambda i, c=col: f"{c} is {tdf[c][i]!r}; it must be a number >= 0")  # type: ignore[misc]
+        neg = given & np.isfinite(vals) & (vals < 0)
+        flag(neg, lambda i, c=col: f"{c} is {tdf[c][i]}; it must be a number >= 0")  # type: ignore[misc]
+        scaled = np.where(np.isfinite(vals) & (vals >= 0), np.rint(np.nan_to_num(vals) * factor), -1)
+        um[col] = scaled.astype(np.int64)
+
+    no_subject = subj == ""
+    for i in np.flatnonzero(no_subject):
+        out.problems.append(
+            Problem(
+                Level.ERROR,
+                f"{source} row {i + row_offset}"
+                if "__src" not in df.columns
+                else f"{df['__src'][i]} row {df['__row'][i]}",
+                "",
+                tdf["lesion_id"][i],
+                tdf["timepoint"][i],
+                "subject_id is empty; every row needs a subject: row dropped",
+            )
+        )
+    readers = tdf["reader"].to_numpy()
+    order = np.lexsort((tdf["lesion_id"].to_numpy(), dates.to_numpy(), readers, subj))
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in order:
+        if no_subject[i]:
+            continue
+        groups.setdefault((subj[i], readers[i]), []).append(int(i))
+    cols = {c: tdf[c].to_numpy() for c in ("timepoint", "lesion_id", "role", "organ", "source")}
+    pydates = [d.date() if not pd.isna(d) else None for d in dates]
+    locs = None
+    if "__src" in df.columns and "__row" in df.columns:
+        locs = [f"{a} row {b}" for a, b in zip(df["__src"], df["__row"], strict=True)]
+    ctx = _RowContext(source, row_offset, cols, pydates, status.to_numpy(), nodal, um, errors, config, locs)
+    infos = info or {}
+    for (sid, reader), rows in groups.items():
+        problems: list[Problem] = []
+        try:
+            rec = ctx.build(sid, reader, rows, problems)
+            rec.info = infos.get(sid, SubjectInfo())
+            out.records.append(rec)
+        except InputError as exc:
+            out.failed[(sid, reader)] = str(exc)
+        out.problems.extend(problems)
+    del n
+    return out
+
+
+@dataclass
+class _RowContext:
+    source: str
+    row_offset: int
+    cols: dict[str, np.ndarray]
+    dates: Sequence[date | None]
+    status: np.ndarray
+    nodal: np.ndarray
+    um: dict[str, np.ndarray]
+    errors: dict[int, list[str]]
+    config: CriterionConfig
+    locations: list[str] | None = None
+
+    def where(self, i: int) -> str:
+        if self.locations is not None:
+            return self.locations[i]
+        return f"{self.source} row {i + self.row_offset}"
+
+    def build(self, sid: str, reader: str, rows: list[int], problems: list[Problem]) -> SubjectRecord:
+        """One subject's rows to a record; raises InputError (after logging every problem) when unscorable."""
+        c = self.cols
+        fatal: list[str] = []
+
+        def err(i: int, msg: str, lesion: str | None = None) -> None:
+            lid = c["lesion_id"][i] if lesion is None else lesion
+            problems.append(Problem(Level.ERROR, self.where(i), sid, lid, c["timepoint"][i], msg))
+            fatal.append(msg)
+
+        def warn(i: int, msg: str, lesion: str | None = None) -> None:
+            lid = c["lesion_id"][i] if lesion is None else lesion
+            problems.append(Problem(Level.WARNING, self.where(i), sid, lid, c["timepoint"][i], msg))
+
+        for i in rows:
+            for msg in self.errors.get(i, ()):
+                err(i, msg)
+        if fatal:
+            raise InputError(fatal[0])
+        # visits: one label per date and one date per label
+        label_dates: dict[str, date] = {}
+        date_labels: dict[date, str] = {}
+        for i in rows:
+            tp, d = c["timepoint"][i], self.dates[i]
+            assert d is not None
+            if label_dates.setdefault(tp, d) != d:
+                err(i, f"timepoint {tp!r} is used on {label_dates[tp]} and {d}; a visit label must be unique per date")
+            if date_labels.setdefault(d, tp) != tp:
+                err(i, f"date {d} carries two timepoint labels ({date_labels[d]!r} and {tp!r}); one label per date")
+        first_date = min(label_dates.values())
+        for tp, d in label_dates.items():
+            if tp.strip().lower() == "baseline" and d != first_date:
+                first = next(i for i in rows if self.dates[i] == first_date)
+                err(
+                    first,
+                    f"assessment {c['timepoint'][first]!r} on {first_date} is before the baseline "
+                    f"({d}); a follow-up cannot precede baseline",
+                )
+        lesions: dict[str, Lesion] = {}
+        assessments: dict[date, Assessment] = {}
+        first_seen: dict[str, date] = {}
+        seen_at: set[tuple[str, date]] = set()
+        for i in rows:
+            d = self.dates[i]
+            assert d is not None
+            a = assessments.get(d)
+            if a is None:
+                a = assessments[d] = Assessment(c["timepoint"][i], d, source=self.where(i))
+            lid = c["lesion_id"][i]
+            if lid == "":
+                continue
+            parent = self._fragment_parent(lid, rows)
+            key_id = parent or lid
+            role_txt, organ_txt = c["role"][i], c["organ"][i]
+            les = lesions.get(key_id)
+            if les is None:
+                if parent is not None:
+                    err(i, f"fragment {lid} appears before its parent lesion {parent} has a role")
+                    continue
+                if role_txt == "":
+                    err(i, f"lesion {lid} first appears without a role; allowed: {', '.join(ROLES)}")
+                    continue
+                nodal = bool(self.nodal[i])
+                les = Lesion(lid, Role(role_txt), organ_txt, organ_key(organ_txt, nodal, self.config), nodal)
+                lesions[lid] = les
+                first_seen[lid] = d
+                if d != first_date and les.role is not Role.NEW:
+                    err(
+                        i,
+                        f"lesion {lid} first appears after baseline with role {role_txt!r}; lesions first seen "
+                        "at follow-up must have role 'new'",
+                    )
+            else:
+                if role_txt and role_txt != les.role.value and parent is None:
+                    err(
+                        i,
+                        f"lesion {lid} has role {role_txt!r} here but {les.role.value!r} at first appearance; "
+                        "one lesion has one role",
+                    )
+                if (
+                    organ_txt
+                    and organ_txt != les.organ
+                    and parent is None
+                    and organ_key(organ_txt, les.nodal, self.config) != les.organ_key
+                ):
+                    err(
+                        i,
+                        f"lesion {lid} has organ {organ_txt!r} here but {les.organ!r} at first appearance; "
+                        "one lesion has one organ",
+                    )
+            if (lid, d) in seen_at:
+                err(i, f"lesion {lid} appears twice at {c['timepoint'][i]}; one row per lesion and assessment")
+                continue
+            seen_at.add((lid, d))
+            obs = self._observation(i, lid, les, err)
+            if obs is None:
+                continue
+            if parent is not None:
+                self._add_fragment(a, parent, obs, i, err)
+            else:
+                if key_id in a.observations:
+                    err(i, f"lesion {lid} recorded both whole and as fragments at {a.timepoint}")
+                    continue
+                a.observations[key_id] = obs
+        if fatal:
+            raise InputError(fatal[0])
+        ordered = [assessments[d] for d in sorted(assessments)]
+        self._check_merges(ordered, lesions, rows, err)
+        if fatal:
+            raise InputError(fatal[0])
+        rec = SubjectRecord(sid, reader, lesions, ordered)
+        self._jumps(rec, rows, warn)
+        return rec
+
+    def _fragment_parent(self, lid: str, rows: list[int]) -> str | None:
+        m = _FRAGMENT.match(lid)
+        if m is None:
+            return None
+        parent = m.group(1)
+        ids = self.cols["lesion_id"]
+        return parent if any(ids[j] == parent for j in rows) else None
+
+    def _observation(self, i: int, lid: str, les: Lesion, err: Report) -> Observation | None:
+        st_txt = str(self.status[i]) or "present"
+        merged = None
+        if st_txt.startswith(MERGED_PREFIX):
+            merged = st_txt[len(MERGED_PREFIX) :].strip()
+            status = Status.MERGED
+        else:
+            status = Status(st_txt)
+        long_um = int(self.um["long_axis_mm"][i])
+        short_um = int(self.um["short_axis_mm"][i])
+        slice_um = int(self.um["slice_thickness_mm"][i])
+        obs = Observation(
+            lid,
+            status,
+            long_um if long_um >= 0 else None,
+            short_um if short_um >= 0 else None,
+            slice_um if slice_um >= 0 else None,
+            merged,
+            self.where(i),
+            i,
+        )
+        report = err
+        if status is Status.UNEQUIVOCAL_PROGRESSION and les.role is not Role.NONTARGET:
+            report(
+                i,
+                f"status unequivocal_progression on {les.role.value} lesion {lid}; allowed only for non-target lesions",
+            )
+            return None
+        if status is Status.EQUIVOCAL and les.role is not Role.NEW:
+            report(i, f"status equivocal on {les.role.value} lesion {lid}; allowed only for new lesions")
+            return None
+        if status is Status.PRESENT and les.role in (Role.TARGET, Role.NEW):
+            need = obs.short_um if les.nodal else obs.long_um
+            if need is None:
+                axis = "short_axis_mm" if les.nodal else "long_axis_mm"
+                kind = "nodal " if les.nodal else ""
+                report(
+                    i,
+                    f"{kind}{les.role.value} lesion {lid} is present but has no {axis}; a present "
+                    f"{les.role.value} lesion needs its measure (or status too_small / not_evaluated)",
+                )
+                return None
+        return obs
+
+    @staticmethod
+    def _add_fragment(a: Assessment, parent: str, obs: Observation, i: int, err: Report) -> None:
+        """RECIST 1.1 section 4.3.2 (decisions.md 3): a split lesion's fragments add into the parent."""
+        cur = a.observations.get(parent)
+        if cur is None:
+            a.observations[parent] = Observation(
+                parent, obs.status, obs.long_um, obs.short_um, obs.slice_um, None, obs.source
+            )
+            return
+
+        def add(x: int | None, y: int | None) -> int | None:
+            if x is None and y is None:
+                return None
+            return (x or 0) + (y or 0)
+
+        present = {Status.PRESENT, Status.TOO_SMALL, Status.ABSENT}
+        if cur.status not in present or obs.status not in present:
+            err(i, f"fragments of {parent} mix statuses {cur.status.value} and {obs.status.value}")
+            return
+        status = Status.PRESENT if Status.PRESENT in (cur.status, obs.status) else cur.status
+        cur.long_um = add(cur.long_um, obs.long_um)
+        cur.short_um = add(cur.short_um, obs.short_um)
+        cur.status = status
+
+    def _check_merges(
+        self, assessments: list[Assessment], lesions: dict[str, Lesion], rows: list[int], err: Report
+    ) -> None:
+        for a in assessments:
+            for lid, obs in a.observations.items():
+                if obs.merged_into is not None and obs.merged_into not in lesions:
+                    row = obs.row
+                    err(row, f"lesion {lid} is merged into {obs.merged_into!r}, which is not a lesion of this subject")
+
+    def _jumps(self, rec: SubjectRecord, rows: list[int], warn: Report) -> None:
+        """Warn on a target measure that jumps by ``JUMP_FACTOR`` or more (likely cm/mm); keep the value."""
+        last: dict[str, tuple[int, str]] = {}
+        for a in rec.assessments:
+            for lid, obs in a.observations.items():
+                les = rec.lesions[lid]
+                if les.role is Role.NONTARGET:
+                    continue
+                v = obs.short_um if les.nodal else obs.long_um
+                if v is None or v == 0:
+                    continue
+                if lid in last:
+                    prev, prev_tp = last[lid]
+                    if v >= prev * JUMP_FACTOR or v * JUMP_FACTOR <= prev:
+                        msg = (
+                            f"{lid} changes from {prev / 1000:g} mm at {prev_tp} to {v / 1000:g} mm at "
+                            f"{a.timepoint} (x{v / prev:.1f}); check the unit (cm/mm mix-up?): kept as recorded"
+                        )
+                        row = obs.row
+                        warn(row, msg, lid)
+                        rec.warnings.append((lid, a.timepoint, msg))
+                last[lid] = (v, a.timepoint)

@@ -1,0 +1,97 @@
+"""Reader for annotation tables: the lesion table (CSV or Parquet) and the optional subject table.
+
+Every cell is read as text (nothing is guessed by the CSV parser); validation happens in
+``irrecist.lesion_table``. Files are opened read-only.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from irrecist.columns import LESION_COLUMNS, SUBJECT_COLUMNS
+from irrecist.errors import InputError
+from irrecist.model import SubjectInfo
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".tsv")
+
+
+def read_frame(path: Path) -> tuple[pd.DataFrame, int]:
+    """Read a table as strings. Returns the frame and the offset from frame index to the file's row number
+    (2 for text files with a header line, 1 for Parquet)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+            df = df.astype(object).where(df.notna(), "").astype(str)
+            return df, 1
+        sep = "\t" if suffix == ".tsv" else ","
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, sep=sep, encoding="utf-8-sig")
+        return df, 2
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as a {suffix.lstrip('.') or 'table'} table ({exc})") from None
+
+
+def is_lesion_table(path: Path) -> bool:
+    """A table whose header names the required lesion-table columns."""
+    if path.suffix.lower() not in TABLE_SUFFIXES:
+        return False
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            names = set(pq.read_schema(path).names)
+        else:
+            with path.open("r", encoding="utf-8-sig") as fh:
+                names = {c.strip() for c in fh.readline().strip().split("\t" if path.suffix == ".tsv" else ",")}
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return {"subject_id", "timepoint", "date", "lesion_id"} <= names and bool(names & set(LESION_COLUMNS[4:]))
+
+
+def _date(text: str, where: str, col: str) -> date | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{where}: {col} is {text!r}; it must be an ISO date YYYY-MM-DD") from None
+
+
+def read_subject_table(path: Path) -> tuple[dict[str, SubjectInfo], list[str]]:
+    """The optional subject table (spec/lesion-table.md). Returns infos and located error messages for
+    rows that could not be used (those subjects are scored without reference dates)."""
+    df, offset = read_frame(path)
+    if "subject_id" not in df.columns:
+        raise InputError(
+            f"{path}: missing required column subject_id; a subject table has the columns {', '.join(SUBJECT_COLUMNS)}"
+        )
+    infos: dict[str, SubjectInfo] = {}
+    problems: list[str] = []
+    for i, row in enumerate(df.to_dict("records")):
+        where = f"{path} row {i + offset}"
+        sid = str(row.get("subject_id", "")).strip()
+        if not sid:
+            problems.append(f"{where}: subject_id is empty; row ignored")
+            continue
+        try:
+            info = SubjectInfo(
+                treatment_start_date=_date(str(row.get("treatment_start_date", "")), where, "treatment_start_date"),
+                last_treatment_date=_date(str(row.get("last_treatment_date", "")), where, "last_treatment_date"),
+                new_therapy_date=_date(str(row.get("new_therapy_date", "")), where, "new_therapy_date"),
+                data_cut_date=_date(str(row.get("data_cut_date", "")), where, "data_cut_date"),
+                tumor_type=str(row.get("tumor_type", "")).strip(),
+            )
+        except InputError as exc:
+            problems.append(f"{exc} (subject {sid}: scored without its subject-table dates)")
+            continue
+        if sid in infos:
+            problems.append(f"{where}: subject {sid} appears twice in the subject table; the first row is used")
+            continue
+        infos[sid] = info
+    return infos, problems

@@ -1,0 +1,205 @@
+"""Baseline rules: measurability, target limits, organs, the 6 cm eligibility limit, target selection.
+
+decisions.md section 2 (RECIST 1.1 sections 3.1 and 4.2) and section 2.1 (the protocol's 6 cm limit).
+A baseline that breaks a rule is not repaired: the subject is scored as recorded with a QC flag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from irrecist.model import Lesion, Observation, Status
+from irrecist.rules.config import CriterionConfig, mm_to_um
+
+NODE_ORGAN = "lymph node"
+_SIDE_WORDS = {"left", "right", "bilateral", "both", "l", "r", "lt", "rt"}
+_NODE_WORDS = re.compile(r"\b(lymph|node|nodes|nodal|ln)\b")
+
+
+def organ_key(organ: str, nodal: bool, config: CriterionConfig) -> str:
+    """Normalised organ for the per-organ rules: case, spaces and plurals removed; with
+    ``paired_organs_as_one`` also left/right; every lymph node is one organ (EORTC clarification)."""
+    text = re.sub(r"[^a-z0-9]+", " ", organ.lower()).strip()
+    if nodal or _NODE_WORDS.search(text):
+        return NODE_ORGAN
+    words = []
+    for w in text.split():
+        if config.paired_organs_as_one and w in _SIDE_WORDS:
+            continue
+        if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+            w = w[:-1]
+        words.append(w)
+    return " ".join(words) or text
+
+
+def lesion_measure_um(lesion: Lesion, obs: Observation | None, config: CriterionConfig) -> int | None:
+    """The value a lesion contributes to a sum (decisions.md 1 and 3): LD, or SA for a node; 0 when absent
+    or merged into another lesion; ``too_small_mm`` when too small to measure; None when not evaluated."""
+    if obs is None:
+        return None
+    st = obs.status
+    if st is Status.ABSENT or st is Status.MERGED:
+        return 0
+    if st is Status.NOT_EVALUATED:
+        return None
+    value = obs.short_um if lesion.nodal else obs.long_um
+    if st is Status.TOO_SMALL and value is None:
+        return mm_to_um(config.too_small_mm)
+    return value
+
+
+def measurability_problem(lesion: Lesion, obs: Observation, config: CriterionConfig) -> str | None:
+    """Why a lesion is not measurable (RECIST 1.1 section 3.1.1, decisions.md 2), or None when it is."""
+    if lesion.nodal:
+        sa = obs.short_um
+        need = mm_to_um(config.node_target_min_sa_mm)
+        if sa is None:
+            return "a nodal target needs its short axis"
+        if sa < need:
+            return f"node short axis {fmt_mm(sa)} mm is below {config.node_target_min_sa_mm} mm"
+        return None
+    ld = obs.long_um
+    if ld is None:
+        return "no long axis"
+    need = mm_to_um(config.min_measurable_mm)
+    rule = f"{config.min_measurable_mm} mm"
+    limit = mm_to_um(config.slice_thickness_limit_mm)
+    if obs.slice_um is not None and obs.slice_um > limit:
+        by_slice = int(config.slice_thickness_factor * obs.slice_um)
+        if by_slice > need:
+            need = by_slice
+            rule = f"{config.slice_thickness_factor} x slice thickness {fmt_mm(obs.slice_um)} mm"
+    if ld < need:
+        return f"long axis {fmt_mm(ld)} mm is below {rule}"
+    return None
+
+
+def fmt_mm(um: int) -> str:
+    """Micrometres as millimetres with one decimal (or more when needed to be exact)."""
+    s = f"{um / 1000:.3f}".rstrip("0")
+    if s.endswith("."):
+        s += "0"
+    head, _, tail = s.partition(".")
+    return f"{head}.{tail}" if tail else head
+
+
+@dataclass
+class Baseline:
+    """What the baseline says: targets, non-targets, sum, QC flags and the 6 cm verdict."""
+
+    targets: list[Lesion]
+    nontargets: list[Lesion]
+    sum_um: int
+    measurable_disease: bool
+    eligible: bool | None  # None: unknown (no baseline measurement)
+    ineligible_lesions: list[str]
+    qc: list[tuple[str, str]] = field(default_factory=list)  # (lesion_id, message)
+
+
+def analyse_baseline(
+    lesions: dict[str, Lesion], observations: dict[str, Observation], config: CriterionConfig
+) -> Baseline:
+    """Baseline targets and checks; raises nothing: unmeasured targets are the caller's error."""
+    targets = [lesions[i] for i in observations if lesions[i].role.value == "target"]
+    nontargets = [lesions[i] for i in observations if lesions[i].role.value == "non-target"]
+    qc: list[tuple[str, str]] = []
+    total = 0
+    measurable = False
+    for t in targets:
+        obs = observations[t.lesion_id]
+        m = lesion_measure_um(t, obs, config)
+        total += m or 0
+        why = measurability_problem(t, obs, config)
+        if why is None:
+            measurable = True
+        else:
+            qc.append((t.lesion_id, f"target {t.lesion_id} is not measurable at baseline: {why} (RECIST 1.1 3.1.1)"))
+    if len(targets) > config.max_targets:
+        ids = ", ".join(t.lesion_id for t in targets)
+        qc.append(("", f"{len(targets)} targets ({ids}); at most {config.max_targets} allowed (RECIST 1.1 4.2)"))
+    per_organ = Counter(t.organ_key for t in targets)
+    for organ, n in sorted(per_organ.items()):
+        if n > config.max_targets_per_organ:
+            ids = ", ".join(t.lesion_id for t in targets if t.organ_key == organ)
+            qc.append(
+                (
+                    "",
+                    f"{n} targets in {organ} ({ids}); at most {config.max_targets_per_organ} per organ "
+                    "(RECIST 1.1 4.2)",
+                )
+            )
+    eligible, offending = six_cm_check(targets + nontargets, observations, config)
+    return Baseline(targets, nontargets, total, measurable, eligible, offending, qc)
+
+
+def six_cm_check(
+    lesions: list[Lesion], observations: dict[str, Observation], config: CriterionConfig
+) -> tuple[bool | None, list[str]]:
+    """decisions.md 2.1: every non-nodal baseline lesion with a measured LD must have LD <= the limit
+    (nodes too with ``eligibility_includes_nodes``). Returns (verdict, offending lesion ids);
+    the verdict is None (unknown) when no baseline lesion was measured."""
+    limit = mm_to_um(config.max_baseline_ld_mm)
+    measured = False
+    offending = []
+    for les in lesions:
+        obs = observations[les.lesion_id]
+        if les.nodal:
+            if obs.short_um is not None or obs.long_um is not None:
+                measured = True
+            if not config.eligibility_includes_nodes:
+                continue
+        if obs.long_um is None:
+            continue
+        measured = True
+        if obs.long_um > limit:
+            offending.append(les.lesion_id)
+    if not measured:
+        return None, []
+    return (not offending), offending
+
+
+@dataclass
+class Selection:
+    """Target selection from candidate lesions (RECIST 1.1 section 4.2)."""
+
+    targets: list[str]
+    nontargets: list[str]  # measurable lesions not chosen, and pathological non-measurable nodes/lesions
+    measurable: dict[str, bool]
+    pathological_nonmeasurable: list[str]
+    normal: list[str]
+
+
+def select_targets(candidates: list[tuple[Lesion, Observation]], config: CriterionConfig) -> Selection:
+    """Choose targets by size within the limits (at most ``max_targets``, ``max_targets_per_organ`` per
+    organ, all nodes one organ); other measurable lesions become non-targets (Schwartz 2016); nodes with
+    SA in [10, 15) mm are pathological non-targets; below 10 mm they are normal and not recorded."""
+    measurable: dict[str, bool] = {}
+    patho: list[str] = []
+    normal: list[str] = []
+    small: list[str] = []
+    pool: list[tuple[int, str, str]] = []
+    for les, obs in candidates:
+        ok = measurability_problem(les, obs, config) is None
+        measurable[les.lesion_id] = ok
+        if ok:
+            m = lesion_measure_um(les, obs, config) or 0
+            pool.append((m, les.lesion_id, les.organ_key))
+        elif not les.nodal:
+            small.append(les.lesion_id)
+        elif obs.short_um is not None and obs.short_um < mm_to_um(config.node_pathological_min_sa_mm):
+            normal.append(les.lesion_id)
+        else:
+            patho.append(les.lesion_id)
+    pool.sort(key=lambda x: (-x[0], x[1]))
+    targets: list[str] = []
+    per_organ: Counter[str] = Counter()
+    rest: list[str] = []
+    for _m, lid, organ in pool:
+        if len(targets) < config.max_targets and per_organ[organ] < config.max_targets_per_organ:
+            targets.append(lid)
+            per_organ[organ] += 1
+        else:
+            rest.append(lid)
+    return Selection(targets, rest + small + patho, measurable, patho, normal)

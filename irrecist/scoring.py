@@ -1,0 +1,142 @@
+"""Composition: lesion tables in, scored subjects and endpoints out, for each criterion asked for.
+
+The one place that joins readers (``irrecist.lesions``) and rules (``irrecist.rules``); the CLI and the
+Python API both call it. One bad subject never stops the others: its error goes to the run's problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from irrecist.errors import InputError, Level, Problem
+from irrecist.lesion_table import Subjects, build_subjects
+from irrecist.lesions.table import read_frame, read_subject_table
+from irrecist.model import SubjectInfo
+from irrecist.rules.config import CriterionConfig, profile, protocol_options, with_options
+from irrecist.rules.subject import SubjectScore, score_subject
+
+
+@dataclass
+class CriterionRun:
+    """The scores of one criterion."""
+
+    config: CriterionConfig
+    scores: list[SubjectScore] = field(default_factory=list)
+    failed: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass
+class ScoreRun:
+    runs: dict[str, CriterionRun] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every subject was scored under every criterion and no row was dropped."""
+        if any(run.failed for run in self.runs.values()):
+            return False
+        return not any(p.level is Level.ERROR for p in self.problems)
+
+
+def make_configs(
+    criteria: Sequence[str], options: Mapping[str, Any] | None = None, protocol: Mapping[str, Any] | None = None
+) -> list[CriterionConfig]:
+    """Configurations for the criteria asked for: profile defaults, then the protocol file, then options
+    (``--set`` / keyword arguments), later ones winning."""
+    names = ["irrecist", "recist1.1"] if list(criteria) == ["all"] else list(criteria)
+    out = []
+    for name in names:
+        cfg = profile(name)
+        if protocol:
+            cfg = with_options(cfg, protocol_options(dict(protocol), cfg.name))
+        if options:
+            cfg = with_options(cfg, dict(options))
+        out.append(cfg)
+    return out
+
+
+def score_subjects(subjects: Subjects, config: CriterionConfig) -> CriterionRun:
+    run = CriterionRun(config, failed=dict(subjects.failed))
+    for rec in subjects.records:
+        try:
+            run.scores.append(score_subject(rec, config))
+        except InputError as exc:
+            run.failed[(rec.subject_id, rec.reader)] = str(exc)
+    return run
+
+
+def score_frames(
+    frames: Iterable[tuple[pd.DataFrame, str, int]],
+    configs: Sequence[CriterionConfig],
+    info: Mapping[str, SubjectInfo] | None = None,
+) -> ScoreRun:
+    """Score lesion tables (frame, source name, row offset) under each configuration."""
+    run = ScoreRun()
+    frames = list(frames)
+    if len(frames) == 1:
+        df, source, offset = frames[0]
+    else:
+        parts = []
+        for df_i, source_i, offset_i in frames:
+            part = df_i.copy()
+            part["__src"] = source_i
+            part["__row"] = range(offset_i, offset_i + len(part))
+            parts.append(part)
+        df = pd.concat(parts, ignore_index=True, sort=False).fillna("")
+        source, offset = ", ".join(s for _, s, _ in frames), 2
+    built: dict[bool, Subjects] = {}
+    for cfg in configs:
+        key = cfg.paired_organs_as_one
+        if key not in built:
+            built[key] = build_subjects(df, source, cfg, row_offset=offset, info=dict(info or {}))
+            if not run.problems:
+                run.problems.extend(built[key].problems)
+        run.runs[cfg.name] = score_subjects(built[key], cfg)
+    for name, crun in run.runs.items():
+        for (sid, reader), msg in crun.failed.items():
+            if (sid, reader) in built[crun.config.paired_organs_as_one].failed:
+                continue  # already reported, located, by the table check
+            run.problems.append(
+                Problem(
+                    Level.ERROR,
+                    source,
+                    sid,
+                    "",
+                    "",
+                    f"{name}: subject not scored: {msg}" + (f" (reader {reader})" if reader else ""),
+                )
+            )
+    return run
+
+
+def score_paths(
+    paths: Sequence[Path], configs: Sequence[CriterionConfig], subjects_table: Path | None = None
+) -> ScoreRun:
+    """Read lesion tables from files and score them; unreadable files are reported, not fatal, unless
+    no table at all can be read."""
+    problems: list[Problem] = []
+    info: dict[str, SubjectInfo] = {}
+    if subjects_table is not None:
+        info, msgs = read_subject_table(subjects_table)
+        problems.extend(Problem(Level.ERROR, str(subjects_table), "", "", "", m) for m in msgs)
+    frames = []
+    for p in paths:
+        try:
+            df, offset = read_frame(p)
+            from irrecist.lesion_table import check_columns
+
+            check_columns(list(df.columns), str(p))
+            frames.append((df, str(p), offset))
+        except InputError as exc:
+            problems.append(Problem(Level.ERROR, str(p), "", "", "", str(exc)))
+    if not frames:
+        first = problems[0].message if problems else "no input"
+        raise InputError(first)
+    run = score_frames(frames, configs, info)
+    run.problems[:0] = problems
+    return run
