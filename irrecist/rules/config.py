@@ -235,3 +235,23 @@ def protocol_options(data: dict[str, Any], criterion: str) -> dict[str, Any]:
 def mm_to_um(value: Decimal) -> int:
     """Millimetres (Decimal) to whole micrometres, the engine's exact length unit."""
     return int((value * 1000).to_integral_value())
+
+
+def option_docs() -> dict[str, str]:
+    """Each option's documentation: the docstring under its field in this module's source."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(CriterionConfig))
+    cls = tree.body[0]
+    assert isinstance(cls, ast.ClassDef)
+    docs: dict[str, str] = {}
+    body = cls.body
+    for node, nxt in zip(body, body[1:], strict=False):
+        is_field = isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+        is_doc = isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) and isinstance(nxt.value.value, str)
+        if is_field and is_doc:
+            assert isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            assert isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+            docs[node.target.id] = " ".join(str(nxt.value.value).split())
+    return docs

@@ -67,6 +67,8 @@ def _new_counts(lesion: Lesion, obs: Observation, config: CriterionConfig) -> bo
     FAQ 'new lymph node lesions'); a node whose SA was not recorded counts."""
     if obs.status not in (Status.PRESENT, Status.TOO_SMALL, Status.UNEQUIVOCAL_PROGRESSION):
         return False
+    if obs.status is Status.PRESENT and (obs.short_um if lesion.nodal else obs.long_um) == 0:
+        return False  # measured 0 mm: gone
     if lesion.nodal and obs.short_um is not None:
         return obs.short_um >= mm_to_um(config.node_pathological_min_sa_mm)
     return True
@@ -151,7 +153,10 @@ class TimepointEngine:
             r.new_um = r.burden_um - (r.target_sum_um or 0)
         r.nontarget = self._nontarget(a, r)
         r.nontarget_pd = r.nontarget is NonTargetCategory.PD
-        r.new_lesions = "yes" if new_present else ("equivocal" if equivocal else "no")
+        admitted_present = any(
+            (lesion_measure_um(les, a.observations.get(les.lesion_id), cfg) or 0) > 0 for les in self.admitted
+        )
+        r.new_lesions = "yes" if new_present or admitted_present else ("equivocal" if equivocal else "no")
         resp = overall_response(r.target, r.nontarget, new_present, cfg)
         reappeared = r.target in (TargetCategory.PR, TargetCategory.SD) or r.nontarget is NonTargetCategory.NN
         if (
@@ -272,22 +277,22 @@ class TimepointEngine:
         """A reason a radiologist can check: the numbers, the comparison, the call."""
         cfg = self.config
         word = self.burden_word
-        lab = label(r.response, cfg)
         if r.burden_um is not None and r.target is not TargetCategory.NONE:
             pb = r.pct(self.baseline_um)
             pn = r.pct(r.nadir_um)
-            d = r.burden_um - (r.nadir_um or 0)
-            parts = [f"{word} {fmt_mm(r.burden_um)} mm"]
+            text = f"{word} {fmt_mm(r.burden_um)} mm"
             if pb is not None:
-                parts.append(f"is {pb:+} % from baseline {fmt_mm(self.baseline_um)} mm")
+                text += f": {pb:+} % from baseline {fmt_mm(self.baseline_um)} mm"
             if r.nadir_um is not None:
+                d = r.burden_um - r.nadir_um
                 pn_text = f"{pn:+} % and " if pn is not None else ""
                 sign = "+" if d >= 0 else "-"
-                parts.append(
-                    f"{pn_text}{sign}{fmt_mm(abs(d))} mm vs the nadir {fmt_mm(r.nadir_um)} mm ({r.nadir_label})"
+                text += (
+                    f"; {pn_text}{sign}{fmt_mm(abs(d))} mm vs the nadir {fmt_mm(r.nadir_um)} mm ({r.nadir_label})"
                 )
-            r.reasons.insert(0, " ".join(parts))
+            r.reasons.insert(0, text)
+        target = r.target.value if r.target else ""
+        nontarget = r.nontarget.value if r.nontarget else ""
         r.reasons.append(
-            f"target {r.target.value if r.target else ''}, non-target "
-            f"{r.nontarget.value if r.nontarget else ''}, new lesions {r.new_lesions}: {lab}"
+            f"target {target}, non-target {nontarget}, new lesions {r.new_lesions}: {label(r.response, cfg)}"
         )

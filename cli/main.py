@@ -1,0 +1,162 @@
+"""``irrecist`` command line: argument parsing and printing only (the work is in ``irrecist``).
+
+Exit codes: 0 when everything asked for was done, 1 when some subjects or files could not be used (the
+rest is still written), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from irrecist import __version__
+from irrecist.errors import ConfigError, InputError
+from irrecist.rules.config import load_protocol, option_docs, parse_set_args, profile
+
+USAGE_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="irrecist", description="Tumour-response calls (irRECIST, RECIST 1.1).")
+    parser.add_argument("--version", action="version", version=f"irrecist {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sc = sub.add_parser("score", help="score lesion tables (or folders of them) into response tables")
+    sc.add_argument("inputs", nargs="+", type=Path, help="lesion tables (CSV/Parquet) or folders")
+    sc.add_argument("--out", type=Path, required=True, help="output folder")
+    sc.add_argument("--criterion", default="irrecist", choices=["irrecist", "recist1.1", "all"])
+    sc.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an option (see `irrecist options`)",
+    )
+    sc.add_argument("--protocol", type=Path, help="protocol file (TOML or JSON) with option values")
+    sc.add_argument("--subjects", type=Path, help="subject table: treatment dates, new therapy, data cut")
+    sc.add_argument("--exclude-ineligible", action="store_true", help="leave 6 cm-ineligible subjects out of ORR")
+    sc.add_argument("--orr-at", metavar="VISIT", help="also report the landmark ORR at this visit label")
+
+    ve = sub.add_parser("verify", help="run reference cases and report pass/fail")
+    ve.add_argument("cases", type=Path, help="folder of case JSON files")
+    ve.add_argument("--json", action="store_true", help="print a JSON array of results")
+
+    op = sub.add_parser("options", help="list every option with its default per criterion")
+    op.add_argument("--criterion", default="irrecist", choices=["irrecist", "recist1.1"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code) if isinstance(exc.code, int) else USAGE_ERROR
+    try:
+        if args.command == "score":
+            return cmd_score(args)
+        if args.command == "verify":
+            return cmd_verify(args)
+        return cmd_options(args)
+    except ConfigError as exc:
+        print(f"irrecist: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except InputError as exc:
+        print(f"irrecist: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from irrecist.inputs import collect_tables
+    from irrecist.output import write_run
+    from irrecist.scoring import make_configs, score_frames
+
+    sets = parse_set_args(args.sets)
+    protocol = load_protocol(args.protocol) if args.protocol else None
+    configs = make_configs([args.criterion], sets, protocol)
+    for p in args.inputs:
+        if not p.exists():
+            print(f"irrecist: {p}: no such file or folder", file=sys.stderr)
+            return USAGE_ERROR
+    collected = collect_tables(args.inputs, args.subjects)
+    run = score_frames(collected.frames, configs, collected.info)
+    run.problems[:0] = collected.problems
+    summary = write_run(run, args.out, exclude_ineligible=args.exclude_ineligible, orr_at=args.orr_at)
+    print_summary(summary, args.out)
+    return 0 if run.complete else 1
+
+
+def _ci(block: dict[str, Any]) -> str:
+    if block.get("pct") is None:
+        return f"{block['n']}/{block['N']} (no evaluable subject)"
+    return (
+        f"{block['n']}/{block['N']} = {block['pct']} % (95 % CI {block['ci95_low_pct']} to {block['ci95_high_pct']} %)"
+    )
+
+
+def print_summary(summary: dict[str, Any], out: Path) -> None:
+    for name, block in summary["criteria"].items():
+        if not block.get("subjects_scored"):
+            print(f"{name}: no subject scored")
+            continue
+        conf = "confirmed" if block["confirmation_required"] else "unconfirmed"
+        print(f"{name}: {block['subjects_scored']} subject(s) scored, {block['subjects_not_scored']} not scored")
+        print(f"  ORR ({conf}, response-evaluable): {_ci(block['orr'])}")
+        print(f"  ORR (all subjects):             {_ci(block['orr_all_subjects'])}")
+        print(f"  DCR (response-evaluable):       {_ci(block['dcr'])}")
+        counts = ", ".join(f"{k} {v}" for k, v in block["bor_counts"].items())
+        print(f"  BOR: {counts}")
+        if "landmark_orr" in block:
+            lm = block["landmark_orr"]
+            print(f"  ORR at {lm['visit']}: {_ci(lm)}")
+        inel = block["eligibility"]["ineligible_subjects"]
+        if inel:
+            print(
+                f"  ineligible at baseline (6 cm limit): {', '.join(inel)}"
+                + (f" ({block['excluded_ineligible']} excluded from ORR)" if block["excluded_ineligible"] else "")
+            )
+    print(f"errors: {summary['errors']}, warnings: {summary['warnings']} (see {out / 'errors.csv'})")
+    print(f"written: {out / 'timepoints.csv'}, {out / 'subjects.csv'}, {out / 'summary.json'}")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from irrecist.verify import run_cases
+
+    if not args.cases.is_dir():
+        print(f"irrecist: {args.cases}: not a folder of cases", file=sys.stderr)
+        return USAGE_ERROR
+    results = run_cases(args.cases)
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            line = f"{r.status.upper():11} {r.id} ({r.criterion})"
+            if r.status != "pass":
+                line += f": {r.detail}"
+            print(line)
+        counts: dict[str, int] = {}
+        for r in results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+    return 0 if results and all(r.status == "pass" for r in results) else 1
+
+
+def cmd_options(args: argparse.Namespace) -> int:
+    cfg = profile(args.criterion)
+    docs = option_docs()
+    for name, value in cfg.options().items():
+        if name == "name":
+            continue
+        print(f"{name} = {value}")
+        if docs.get(name):
+            print(f"    {docs[name]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Result tables of a scoring run (timepoints, subjects, summary, errors) and their atomic writing.
+
+Columns follow the scoring issue: responses carry the criterion's own labels, booleans are written
+``true`` / ``false``, lengths in millimetres, dates ISO 8601. Files are written to a temporary name and
+renamed when complete, so an interrupted run never leaves a half-written table that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from irrecist.endpoints import endpoints
+from irrecist.errors import ERROR_COLUMNS
+from irrecist.rules.responses import Response, label
+from irrecist.rules.subject import SubjectScore
+from irrecist.scoring import ScoreRun
+
+TIMEPOINT_COLUMNS = [
+    "subject_id", "reader", "criterion", "timepoint", "date", "study_day", "target_sum_mm", "new_lesions_mm",
+    "tmtb_mm", "baseline_mm", "nadir_mm", "pct_from_baseline", "pct_from_nadir", "change_from_nadir_mm",
+    "target_response", "nontarget_response", "new_lesions", "response", "pd_status", "reason",
+]  # fmt: skip
+SUBJECT_COLUMNS = [
+    "subject_id", "reader", "criterion", "baseline_eligible", "ineligible_lesions", "measurable_disease",
+    "baseline_mm", "bor", "bor_confirmed", "bor_date", "first_response_date", "pd_date", "pd_confirmed",
+    "duration_of_response_days", "best_pct_change", "assessments", "qc_flags",
+]  # fmt: skip
+
+
+def _mm(um: int | None) -> float | None:
+    return None if um is None else um / 1000
+
+
+def _bool(v: bool | None) -> str:
+    return "" if v is None else ("true" if v else "false")
+
+
+def _cat(value: str | None, ir: bool) -> str:
+    if not value or value == "NONE":
+        return ""
+    if ir and value != "NON-CR/NON-PD":
+        return "ir" + value
+    return value
+
+
+def timepoint_rows(s: SubjectScore) -> list[dict[str, Any]]:
+    cfg = s.config
+    ir = cfg.name == "irrecist"
+    rows = []
+    for t in s.timepoints:
+        change = None if t.burden_um is None or t.nadir_um is None or t.is_baseline else t.burden_um - t.nadir_um
+        rows.append({
+            "subject_id": s.subject_id, "reader": s.reader, "criterion": cfg.name, "timepoint": t.timepoint,
+            "date": t.date.isoformat(), "study_day": s.study_day(t.date),
+            "target_sum_mm": _mm(t.target_sum_um),
+            "new_lesions_mm": _mm(t.new_um) if ir else None,
+            "tmtb_mm": _mm(t.burden_um) if ir else None,
+            "baseline_mm": _mm(t.baseline_um),
+            "nadir_mm": None if t.is_baseline else _mm(t.nadir_um),
+            "pct_from_baseline": None if t.is_baseline else _num(t.pct(s.baseline.sum_um)),
+            "pct_from_nadir": None if t.is_baseline else _num(t.pct(t.nadir_um)),
+            "change_from_nadir_mm": _mm(change),
+            "target_response": "" if t.is_baseline else _cat(t.target.value if t.target else None, ir),
+            "nontarget_response": "" if t.is_baseline else _cat(t.nontarget.value if t.nontarget else None, ir),
+            "new_lesions": "" if t.is_baseline else t.new_lesions,
+            "response": "" if t.is_baseline else label(t.response, cfg),
+            "pd_status": t.pd_status,
+            "reason": "; ".join(t.reasons),
+        })  # fmt: skip
+    return rows
+
+
+def _num(d: Any) -> float | None:
+    return None if d is None else float(d)
+
+
+def subject_row(s: SubjectScore) -> dict[str, Any]:
+    cfg = s.config
+    b = s.baseline
+    confirmed = s.bor.confirmed if s.bor.bor in (Response.CR, Response.PR, Response.PD) else None
+    return {
+        "subject_id": s.subject_id, "reader": s.reader, "criterion": cfg.name,
+        "baseline_eligible": _bool(b.eligible), "ineligible_lesions": ";".join(b.ineligible_lesions),
+        "measurable_disease": _bool(b.measurable_disease), "baseline_mm": _mm(b.sum_um),
+        "bor": label(s.bor.bor, cfg), "bor_confirmed": _bool(confirmed),
+        "bor_date": s.bor.date.isoformat() if s.bor.date else "",
+        "first_response_date": s.first_response_date.isoformat() if s.first_response_date else "",
+        "pd_date": s.pd_date.isoformat() if s.pd_date else "",
+        "pd_confirmed": _bool(s.pd_confirmed if s.pd_date else None),
+        "duration_of_response_days": s.duration_of_response_days,
+        "best_pct_change": _num(s.best_pct_change),
+        "assessments": len(s.timepoints),
+        "qc_flags": " | ".join(s.qc_flags),
+    }  # fmt: skip
+
+
+def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
+    rows = [r for crun in run.runs.values() for s in crun.scores for r in timepoint_rows(s)]
+    return pd.DataFrame(rows, columns=TIMEPOINT_COLUMNS)
+
+
+def subjects_frame(run: ScoreRun) -> pd.DataFrame:
+    rows = [subject_row(s) for crun in run.runs.values() for s in crun.scores]
+    return pd.DataFrame(rows, columns=SUBJECT_COLUMNS)
+
+
+def errors_frame(run: ScoreRun) -> pd.DataFrame:
+    return pd.DataFrame([p.as_row() for p in run.problems], columns=ERROR_COLUMNS)
+
+
+def summary(run: ScoreRun, *, exclude_ineligible: bool = False, orr_at: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"criteria": {}}
+    for name, crun in run.runs.items():
+        block = endpoints(crun.scores, exclude_ineligible=exclude_ineligible, orr_at=orr_at)
+        block["subjects_not_scored"] = len(crun.failed)
+        block["options"] = {k: (str(v) if v is not None else None) for k, v in crun.config.options().items()}
+        out["criteria"][name] = block
+    out["errors"] = sum(1 for p in run.problems if p.level.value == "error")
+    out["warnings"] = sum(1 for p in run.problems if p.level.value == "warning")
+    return out
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    atomic_write(path, lambda p: df.to_csv(p, index=False, lineterminator="\n"))
+
+
+def write_run(
+    run: ScoreRun, out: Path, *, exclude_ineligible: bool = False, orr_at: str | None = None
+) -> dict[str, Any]:
+    """Write timepoints.csv, subjects.csv, summary.json and errors.csv into ``out``; returns the summary."""
+    write_csv(timepoints_frame(run), out / "timepoints.csv")
+    write_csv(subjects_frame(run), out / "subjects.csv")
+    write_csv(errors_frame(run), out / "errors.csv")
+    summ = summary(run, exclude_ineligible=exclude_ineligible, orr_at=orr_at)
+    text = json.dumps(summ, indent=2, sort_keys=False) + "\n"
+    atomic_write(out / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))
+    return summ

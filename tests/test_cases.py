@@ -1,0 +1,71 @@
+"""Every RECIST 1.1 and irRECIST reference case of shared/cases reproduces its published answer."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from irrecist.verify import run_case, run_cases
+from tests.conftest import need_shared
+
+
+def _cases() -> list[Path]:
+    try:
+        folder = need_shared("cases")
+    except pytest.skip.Exception:
+        return []
+    return sorted(folder.rglob("*.json"))
+
+
+def test_cases_folder_present(cases_dir: Path) -> None:
+    assert len(list(cases_dir.rglob("*.json"))) >= 60
+
+
+@pytest.mark.parametrize("path", _cases(), ids=lambda p: p.stem)
+def test_reference_case(path: Path) -> None:
+    case = json.loads(path.read_text())
+    result = run_case(case)
+    if case["criterion"] in ("RECIST1.1", "irRECIST"):
+        assert result.status == "pass", result.detail
+    else:
+        assert result.status == "unsupported"
+
+
+def test_verify_detects_a_wrong_expectation(cases_dir: Path) -> None:
+    """The verifier compares for real: corrupting an expected answer makes the case fail."""
+    case = json.loads((cases_dir / "derived" / "irrecist-defaults-pseudoprogression.json").read_text())
+    assert run_case(case).status == "pass"
+    bad = copy.deepcopy(case)
+    bad["expected"]["timepoint_responses"][1] = "irSD"
+    result = run_case(bad)
+    assert result.status == "fail" and "timepoint_responses[1]" in result.detail
+    bad = copy.deepcopy(case)
+    bad["expected"]["tmtb_mm"][2] = 55
+    assert run_case(bad).status == "fail"
+    bad = copy.deepcopy(case)
+    bad["expected"]["best_overall_response"] = "irSD"
+    assert run_case(bad).status == "fail"
+
+
+def test_verify_response_level_detects_wrong_bor_date(cases_dir: Path) -> None:
+    case = json.loads((cases_dir / "recist11-admiralonco-cbor-test1-subj2.json").read_text())
+    assert run_case(case).status == "pass"
+    case["expected"]["bor_date"] = "2020-01-01"
+    assert run_case(case).status == "fail"
+
+
+def test_verify_category_checks_every_alternative(cases_dir: Path) -> None:
+    case = json.loads((cases_dir / "recist11-eisenhauer-table1-row04.json").read_text())
+    assert run_case(case).status == "pass"
+    case["timepoints"][0]["nontarget_response_alternatives"].append("PD")
+    assert run_case(case).status == "fail"
+
+
+def test_run_cases_reports_bad_files(tmp_path: Path) -> None:
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "other.json").write_text('{"id": "x"}')
+    results = run_cases(tmp_path)
+    assert [r.status for r in results] == ["error", "error"]
