@@ -1,0 +1,204 @@
+"""Exact diameters: hull + rotating calipers against brute force, and short axes with known answers."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from numpy.typing import NDArray
+from scipy import ndimage
+
+from irrecist.lesions import geometry as g
+
+SETTINGS = settings(max_examples=100, deadline=None)
+
+
+def brute_force(points: NDArray[np.float64]) -> float:
+    diff = points[:, None, :] - points[None, :, :]
+    return float(np.sqrt((diff**2).sum(-1)).max())
+
+
+def boundary_points(mask: NDArray[np.bool_], spacing: tuple[float, float], corners: bool) -> NDArray[np.float64]:
+    """Region points on the boundary (pixels with an outside 4-neighbour), in mm as (x, y)."""
+    inner = ndimage.binary_erosion(mask, border_value=0)
+    r, c = np.nonzero(mask & ~inner)
+    sr, sc = spacing
+    if not corners:
+        return np.stack([c * sc, r * sr], axis=1)
+    offs = [(-0.5, -0.5), (-0.5, 0.5), (0.5, -0.5), (0.5, 0.5)]
+    return np.concatenate([np.stack([(c + dc) * sc, (r + dr) * sr], axis=1) for dr, dc in offs])
+
+
+masks = arrays(bool, st.tuples(st.integers(1, 14), st.integers(1, 14))).filter(lambda m: bool(m.any()))
+spacings = st.tuples(st.floats(0.1, 5.0), st.floats(0.1, 5.0))
+coord = st.floats(-500, 500, allow_nan=False, allow_infinity=False)
+
+
+@SETTINGS
+@given(mask=masks, spacing=spacings, corners=st.booleans())
+def test_mask_long_axis_equals_brute_force(
+    mask: NDArray[np.bool_], spacing: tuple[float, float], corners: bool
+) -> None:
+    axis = g.mask_long_axis(mask, spacing, corners)
+    expected = brute_force(boundary_points(mask, spacing, corners))
+    assert abs(axis.length_mm - expected) <= 1e-9
+    assert math.isclose(math.dist(axis.start, axis.end), axis.length_mm, abs_tol=1e-9)
+
+
+@SETTINGS
+@given(points=st.lists(st.tuples(coord, coord), min_size=1, max_size=60))
+def test_contour_long_axis_equals_brute_force(points: list[tuple[float, float]]) -> None:
+    pts = np.array(points)
+    assert abs(g.long_axis(pts).length_mm - brute_force(pts)) <= 1e-9
+
+
+@SETTINGS
+@given(points=st.lists(st.tuples(st.integers(-4, 4), st.integers(-4, 4)), min_size=1, max_size=40))
+def test_degenerate_lattice_points(points: list[tuple[int, int]]) -> None:
+    """Duplicates and collinear points (all on a line, two points, one point)."""
+    pts = np.array(points, dtype=float)
+    assert abs(g.long_axis(pts).length_mm - brute_force(pts)) <= 1e-9
+
+
+@SETTINGS
+@given(mask=masks, spacing=spacings, corners=st.booleans())
+def test_short_axis_bounds(mask: NDArray[np.bool_], spacing: tuple[float, float], corners: bool) -> None:
+    """The chord is perpendicular to the long axis and no longer than it."""
+    d = g.mask_diameters(mask, spacing, corners)
+    assert 0.0 <= d.short_axis_mm <= d.long_axis_mm + 1e-9
+    if d.short_axis_mm > 0:
+        u = np.subtract(d.long_axis.end, d.long_axis.start)
+        v = np.subtract(d.short_axis.end, d.short_axis.start)
+        assert abs(float(u @ v)) <= 1e-6 * d.long_axis_mm * d.short_axis_mm
+
+
+def rectangle_answer(a: float, b: float) -> tuple[float, float]:
+    """Long axis (diagonal) and longest perpendicular chord of an a x b rectangle."""
+    d = math.hypot(a, b)
+    return d, min(a, b) * d / max(a, b)
+
+
+@pytest.mark.parametrize("corners", [False, True])
+@pytest.mark.parametrize("spacing", [(1.0, 1.0), (0.8, 0.5), (0.5, 1.3)])
+def test_rectangle_mask(corners: bool, spacing: tuple[float, float]) -> None:
+    rows, cols = 12, 31
+    mask = np.zeros((40, 50), bool)
+    mask[5 : 5 + rows, 7 : 7 + cols] = True
+    n_r, n_c = (rows, cols) if corners else (rows - 1, cols - 1)
+    long_mm, short_mm = rectangle_answer(n_c * spacing[1], n_r * spacing[0])
+    d = g.mask_diameters(mask, spacing, corners)
+    assert d.long_axis_mm == pytest.approx(long_mm, abs=1e-9)
+    assert d.short_axis_mm == pytest.approx(short_mm, abs=1e-9)
+
+
+def test_rectangle_contour_and_square_with_hole() -> None:
+    d = g.contour_diameters([[(0, 0), (30, 0), (30, 10), (0, 10)]])
+    assert d.long_axis_mm == pytest.approx(math.hypot(30, 10))
+    assert d.short_axis_mm == pytest.approx(rectangle_answer(30, 10)[1])
+    # 24 mm square with a centred 8 mm hole: the chords across the hole are cut in two, the longest
+    # chord just misses the hole's corner: 24*sqrt(2) - 8*sqrt(2)
+    outer = [(0, 0), (24, 0), (24, 24), (0, 24)]
+    hole = [(8, 8), (8, 16), (16, 16), (16, 8)]
+    d = g.contour_diameters([outer, hole])
+    assert d.long_axis_mm == pytest.approx(24 * math.sqrt(2))
+    assert d.short_axis_mm == pytest.approx(16 * math.sqrt(2))
+
+
+def test_chord_does_not_bridge_gaps_but_joins_touching_rings() -> None:
+    apart = g.ring_edges([[(0, 0), (2, 0), (2, 2), (0, 2)], [(0, 3), (2, 3), (2, 5), (0, 5)]])
+    assert g.longest_chord(apart, (1, 0)).length_mm == pytest.approx(2.0)
+    touching = g.ring_edges([[(0, 0), (2, 0), (2, 2), (0, 2)], [(0, 2), (2, 2), (2, 4), (0, 4)]])
+    assert g.longest_chord(touching, (1, 0)).length_mm == pytest.approx(4.0)
+
+
+def test_u_shape_mask_chord_stays_inside() -> None:
+    mask = np.zeros((20, 20), bool)
+    mask[2:18, 2:5] = mask[2:18, 15:18] = mask[15:18, 2:18] = True  # a U open at the top
+    chord = g.mask_short_axis(mask, (0.0, 1.0), corners=True)  # horizontal chords
+    assert chord.length_mm == pytest.approx(16.0)  # only the bottom bar spans the full width
+    chord = g.mask_short_axis(np.pad(mask[:14], 1), (0.0, 1.0), corners=True)  # arms only
+    assert chord.length_mm == pytest.approx(3.0)
+
+
+def ellipse_mask(a: float, b: float, theta: float, spacing: tuple[float, float], size: int = 160) -> NDArray[np.bool_]:
+    sr, sc = spacing
+    yy, xx = np.mgrid[0:size, 0:size]
+    x, y = (xx - size / 2) * sc, (yy - size / 2) * sr
+    ct, st_ = math.cos(theta), math.sin(theta)
+    xr, yr = x * ct + y * st_, -x * st_ + y * ct
+    return (xr / a) ** 2 + (yr / b) ** 2 <= 1.0
+
+
+@pytest.mark.parametrize("corners", [False, True])
+@pytest.mark.parametrize("theta", [0.0, 0.5, math.pi / 2])
+@pytest.mark.parametrize("spacing", [(0.7, 0.7), (0.9, 0.6)])
+def test_ellipse_mask_within_one_pixel(corners: bool, theta: float, spacing: tuple[float, float]) -> None:
+    """Corners measure the pixel outline (~ the true ellipse); centres lose about one pixel."""
+    a, b = 40.3, 18.2
+    d = g.mask_diameters(ellipse_mask(a, b, theta, spacing), spacing, corners)
+    pixel = math.hypot(*spacing)
+    shrink = 0.0 if corners else sum(spacing) / 2
+    assert abs(d.long_axis_mm - (2 * a - shrink)) <= pixel
+    assert abs(d.short_axis_mm - (2 * b - shrink)) <= pixel
+
+
+def test_ellipse_contour() -> None:
+    t = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    ring = np.stack(
+        [
+            12 * np.cos(t) * np.cos(0.3) - 5 * np.sin(t) * np.sin(0.3),
+            12 * np.cos(t) * np.sin(0.3) + 5 * np.sin(t) * np.cos(0.3),
+        ],
+        axis=1,
+    )
+    d = g.contour_diameters([ring])
+    assert d.long_axis_mm == pytest.approx(24.0, abs=1e-3)
+    assert d.short_axis_mm == pytest.approx(10.0, abs=1e-3)
+
+
+def test_single_pixel_and_line() -> None:
+    one = np.zeros((5, 5), bool)
+    one[2, 2] = True
+    assert g.mask_diameters(one).long_axis_mm == 0.0
+    assert g.mask_diameters(one, corners=True).long_axis_mm == pytest.approx(math.sqrt(2))
+    assert g.mask_diameters(one, corners=True).short_axis_mm == pytest.approx(math.sqrt(2))
+    line = np.zeros((5, 9), bool)
+    line[2, 1:8] = True
+    d = g.mask_diameters(line, (1.0, 0.5))
+    assert (d.long_axis_mm, d.short_axis_mm) == (pytest.approx(3.0), 0.0)  # centres: no width
+
+
+def test_volume_takes_short_axis_on_longest_slice() -> None:
+    vol = np.zeros((3, 30, 30), bool)
+    vol[0, 5:10, 5:25] = True  # 20 x 5
+    vol[1, 5:25, 5:15] = True  # 10 x 20: longest diagonal
+    vol[2, 10:12, 10:12] = True
+    d = g.volume_diameters(vol, (1.0, 1.0), corners=True)
+    assert d is not None and d.slice_index == 1
+    assert d.long_axis_mm == pytest.approx(math.hypot(10, 20))
+    assert d.short_axis_mm == pytest.approx(rectangle_answer(10, 20)[1])
+    assert g.volume_diameters(np.zeros((2, 4, 4), bool)) is None
+
+
+def test_label_image_fast_and_consistent() -> None:
+    rng = np.random.default_rng(7)
+    labels = np.zeros((512, 512), np.int32)
+    yy, xx = np.mgrid[0:512, 0:512]
+    for k in range(1, 21):
+        cy, cx = rng.integers(40, 472, 2)
+        ry, rx = rng.integers(4, 35, 2)
+        labels[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = k
+    start = time.perf_counter()
+    out = g.label_diameters(labels, (0.7, 0.7))
+    assert time.perf_counter() - start < 2.0
+    assert set(out) == set(np.unique(labels[labels > 0]).tolist())
+    for k in (1, 10, 20):
+        if k in out:
+            whole = g.mask_diameters(labels == k, (0.7, 0.7))
+            assert out[k].long_axis_mm == pytest.approx(whole.long_axis_mm, abs=1e-9)
+            assert out[k].short_axis_mm == pytest.approx(whole.short_axis_mm, abs=1e-9)

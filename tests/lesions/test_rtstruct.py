@@ -1,0 +1,145 @@
+"""RTSTRUCT reader: real structure sets (read in place) and one written here with known shapes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import UID, ImplicitVRLittleEndian, generate_uid
+
+from irrecist.columns import LESION_COLUMNS
+from irrecist.errors import Level
+from irrecist.lesions.rtstruct import RTSTRUCT_SOP_CLASS, RtStructReader
+
+DICOMPYLER = "dicompyler-core/tests/testdata/example_data/rtss.dcm"
+NO_META = "pydicom/test_files/rtstruct.dcm"
+MIM = "rt-utils/tests/empty/dummy_rt.dcm"
+
+
+def by_id(rows: list[dict[str, object]]) -> dict[object, dict[str, object]]:
+    return {r["lesion_id"]: r for r in rows}
+
+
+def test_dicompyler_tumour_bed(real_data: Path) -> None:
+    path = real_data / DICOMPYLER
+    reader = RtStructReader()
+    assert reader.can_read(path)
+    result = reader.read(path)
+    rows = by_id(result.rows)
+    bed = rows["Tumor Bed"]
+    assert set(LESION_COLUMNS) <= set(bed)
+    assert bed["long_axis_mm"] == pytest.approx(27.5, abs=0.05)
+    assert 0 < bed["short_axis_mm"] < bed["long_axis_mm"]  # type: ignore[operator]
+    assert rows["Tumor Bed Block"]["long_axis_mm"] == pytest.approx(48.07, abs=0.01)
+    assert rows["Nodes"]["long_axis_mm"] == pytest.approx(11.00, abs=0.01)
+    assert rows["Scar"]["long_axis_mm"] == pytest.approx(14.67, abs=0.01)
+    assert rows["Heart"]["long_axis_mm"] == pytest.approx(105.10, abs=0.01)
+    assert (bed["subject_id"], bed["timepoint"], bed["status"], bed["unit"]) == ("123456", "", "present", "mm")
+    assert bed["date"] == "1901-01-01"
+    assert str(bed["source"]).startswith(f"{path}#")
+    # the empty ROI "Areola" gives a warning and no row
+    assert "Areola" not in rows
+    (problem,) = result.problems
+    assert problem.level is Level.WARNING and problem.lesion_id == "Areola" and "empty" in problem.message
+    # the patient's name is never copied
+    assert all("boost" not in str(v).lower() for r in result.rows for v in r.values())
+
+
+def test_file_without_meta_needs_force(real_data: Path) -> None:
+    path = real_data / NO_META
+    reader = RtStructReader()
+    assert reader.can_read(path)
+    result = reader.read(path)
+    assert [r["lesion_id"] for r in result.rows] == ["patient"]
+    point_rois = [p.lesion_id for p in result.problems if "POINT" in p.message]
+    assert point_rois == ["Isocenter 1", "Isocenter 2"]
+    assert not [p for p in result.problems if p.level is Level.ERROR]
+
+
+def test_mim_structure_set(real_data: Path) -> None:
+    rows = by_id(RtStructReader().read(real_data / MIM).rows)
+    expected = {"ROI-1": 36.40, "ROI-2": 30.90, "ROI-3": 34.34, "ROI-4": 43.53}
+    assert {k: round(float(rows[k]["long_axis_mm"]), 2) for k in expected} == expected  # type: ignore[arg-type]
+
+
+def contour(points: list[tuple[float, float, float]], kind: str = "CLOSED_PLANAR") -> Dataset:
+    item = Dataset()
+    item.ContourGeometricType = kind
+    item.NumberOfContourPoints = len(points)
+    item.ContourData = [f"{v:g}" for p in points for v in p]
+    return item
+
+
+def rect_z(x0: float, y0: float, w: float, h: float, z: float) -> list[tuple[float, float, float]]:
+    return [(x0, y0, z), (x0 + w, y0, z), (x0 + w, y0 + h, z), (x0, y0 + h, z)]
+
+
+def structure_set() -> Dataset:
+    rois: dict[str, list[Dataset]] = {
+        "T1": [contour(rect_z(0, 0, 30, 10, 0)), contour(rect_z(0, 0, 20, 8, 3))],
+        "ring": [contour(rect_z(0, 0, 24, 24, 6)), contour(rect_z(8, 8, 8, 8, 6)[::-1])],
+        "sagittal": [contour([(5, 0, 0), (5, 20, 0), (5, 20, 12), (5, 0, 12)])],
+        "empty": [],
+        "point": [contour([(1, 2, 3)], "POINT")],
+        "bad data": [contour(rect_z(0, 0, 4, 3, 0)), contour(rect_z(0, 0, 4, 3, 3))],
+    }
+    rois["bad data"][1].ContourData = ["1", "2", "3", "4"]
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    ds.file_meta.MediaStorageSOPClassUID = UID(RTSTRUCT_SOP_CLASS)
+    ds.SOPClassUID = RTSTRUCT_SOP_CLASS
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    ds.PatientID, ds.PatientName, ds.StudyDate, ds.Modality = "RT-01", "Hidden^Name", "20230911", "RTSTRUCT"
+    ds.StructureSetROISequence = Sequence()
+    ds.ROIContourSequence = Sequence()
+    for number, (name, items) in enumerate(rois.items(), start=1):
+        roi = Dataset()
+        roi.ROINumber, roi.ROIName = number, name
+        ds.StructureSetROISequence.append(roi)
+        if items:
+            rc = Dataset()
+            rc.ReferencedROINumber = number
+            rc.ContourSequence = Sequence(items)
+            ds.ROIContourSequence.append(rc)
+    return ds
+
+
+def test_written_structure_set(tmp_path: Path) -> None:
+    path = tmp_path / "rs.dcm"
+    structure_set().save_as(path, enforce_file_format=True)
+    reader = RtStructReader()
+    for obj in (path, pydicom.dcmread(path)):
+        assert reader.can_read(obj)
+        result = reader.read(obj)
+        rows = by_id(result.rows)
+        assert list(rows) == ["T1", "ring", "sagittal", "bad data"]
+        d = math.hypot(30, 10)
+        assert rows["T1"]["long_axis_mm"] == pytest.approx(d)
+        assert rows["T1"]["short_axis_mm"] == pytest.approx(10 * d / 30)
+        assert rows["ring"]["long_axis_mm"] == pytest.approx(24 * math.sqrt(2))
+        assert rows["ring"]["short_axis_mm"] == pytest.approx(16 * math.sqrt(2))  # the hole cuts the chords
+        d = math.hypot(20, 12)
+        assert rows["sagittal"]["long_axis_mm"] == pytest.approx(d)
+        assert rows["sagittal"]["short_axis_mm"] == pytest.approx(12 * d / 20)
+        assert rows["bad data"]["long_axis_mm"] == pytest.approx(5.0)
+        assert (rows["T1"]["subject_id"], rows["T1"]["date"]) == ("RT-01", "2023-09-11")
+        warned = sorted(p.lesion_id for p in result.problems)
+        assert warned == ["bad data", "empty", "point"]
+        assert all(p.level is Level.WARNING for p in result.problems)
+        assert all("Hidden" not in str(v) for r in result.rows for v in r.values())
+
+
+def test_truncated_file_gives_error_problem(real_data: Path, tmp_path: Path) -> None:
+    path = tmp_path / "truncated.dcm"
+    path.write_bytes((real_data / DICOMPYLER).read_bytes()[:3000])
+    result = RtStructReader().read(path)
+    assert result.rows == []
+    assert [p.level for p in result.problems] == [Level.ERROR]
+    assert str(path) in result.problems[0].source
+    assert RtStructReader().read(tmp_path / "missing.dcm").problems[0].level is Level.ERROR
