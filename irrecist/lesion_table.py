@@ -139,7 +139,9 @@ def build_subjects(
     locs = None
     if "__src" in df.columns and "__row" in df.columns:
         locs = [f"{a} row {b}" for a, b in zip(df["__src"], df["__row"], strict=True)]
-    ctx = _RowContext(source, row_offset, cols, pydates, status.to_numpy(), nodal, um, errors, config, locs)
+    raw = tdf["status"].to_numpy()
+    status_arr = np.where(status.str.startswith(MERGED_PREFIX).to_numpy(), raw, status.to_numpy())
+    ctx = _RowContext(source, row_offset, cols, pydates, status_arr, nodal, um, errors, config, locs)
     infos = info or {}
     for (sid, reader), rows in groups.items():
         problems: list[Problem] = []
@@ -297,7 +299,7 @@ class _RowContext:
     def _observation(self, i: int, lid: str, les: Lesion, err: Report) -> Observation | None:
         st_txt = str(self.status[i]) or "present"
         merged = None
-        if st_txt.startswith(MERGED_PREFIX):
+        if st_txt.lower().startswith(MERGED_PREFIX):
             merged = st_txt[len(MERGED_PREFIX) :].strip()
             status = Status.MERGED
         else:

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from irrecist.errors import InputError
 from irrecist.model import Status, SubjectRecord
-from irrecist.rules.baseline import Baseline, analyse_baseline
+from irrecist.rules.baseline import Baseline, analyse_baseline, lesion_measure_um
 from irrecist.rules.bor import BorPoint, BorResult, best_overall_response, window
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import CONFIRMED, PENDING, confirm_progression
@@ -58,11 +58,9 @@ def score_subject(rec: SubjectRecord, config: CriterionConfig) -> SubjectScore:
             raise InputError(
                 f"lesion {lid} has role 'new' at baseline ({base_a.timepoint}); allowed at baseline: target, non-target"
             )
-        if les.role.value == "target" and obs.status is not Status.ABSENT:
-            value = obs.short_um if les.nodal else obs.long_um
-            if value is None:
-                axis = "short_axis_mm" if les.nodal else "long_axis_mm"
-                raise InputError(f"target {lid} has no {axis} at baseline ({base_a.timepoint})")
+        if les.role.value == "target" and lesion_measure_um(les, obs, config) is None:
+            axis = "short_axis_mm" if les.nodal else "long_axis_mm"
+            raise InputError(f"target {lid} has no {axis} at baseline ({base_a.timepoint})")
     baseline = analyse_baseline(rec.lesions, base_a.observations, config)
     ref = rec.info.treatment_start_date or base_a.date
     engine = TimepointEngine(config, rec.lesions, baseline.targets, baseline.nontargets, baseline.sum_um)
