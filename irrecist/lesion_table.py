@@ -25,6 +25,8 @@ from irrecist.rules.config import CriterionConfig
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 _FRAGMENT = re.compile(r"^(.+)\.(\d+)$")
+_ROLE: dict[str, Role] = {r.value: r for r in Role}
+_STATUS: dict[str, Status] = {"": Status.PRESENT, **{s.value: s for s in Status if s is not Status.MERGED}}
 JUMP_FACTOR = 8
 """A target whose measure changes by this factor or more between two assessments gets a warning (likely a
 cm/mm mix-up); the value is kept as recorded."""
@@ -128,20 +130,27 @@ def build_subjects(
             )
         )
     readers = tdf["reader"].to_numpy()
-    order = np.lexsort((tdf["lesion_id"].to_numpy(), dates.to_numpy(), readers, subj))
+    _flag_duplicates(tdf, dates, errors)
+    order = np.lexsort((tdf["lesion_id"].to_numpy(), dates.to_numpy(), readers, subj)).tolist()
+    subj_l, readers_l, skip = subj.tolist(), readers.tolist(), no_subject.tolist()
     groups: dict[tuple[str, str], list[int]] = {}
     for i in order:
-        if no_subject[i]:
-            continue
-        groups.setdefault((subj[i], readers[i]), []).append(int(i))
-    cols = {c: tdf[c].to_numpy() for c in ("timepoint", "lesion_id", "role", "organ", "source")}
-    pydates = [d.date() if not pd.isna(d) else None for d in dates]
+        if not skip[i]:
+            key = (subj_l[i], readers_l[i])
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [i]
+            else:
+                g.append(i)
+    cols = {c: tdf[c].tolist() for c in ("timepoint", "lesion_id", "role", "organ", "source")}
+    pydates = [None if d is pd.NaT else d for d in dates.dt.date.tolist()]
     locs = None
     if "__src" in df.columns and "__row" in df.columns:
         locs = [f"{a} row {b}" for a, b in zip(df["__src"], df["__row"], strict=True)]
     raw = tdf["status"].to_numpy()
-    status_arr = np.where(status.str.startswith(MERGED_PREFIX).to_numpy(), raw, status.to_numpy())
-    ctx = _RowContext(source, row_offset, cols, pydates, status_arr, nodal, um, errors, config, locs)
+    status_arr = np.where(status.str.startswith(MERGED_PREFIX).to_numpy(), raw, status.to_numpy()).tolist()
+    um_lists = {k: v.tolist() for k, v in um.items()}
+    ctx = _RowContext(source, row_offset, cols, pydates, status_arr, nodal.tolist(), um_lists, errors, config, locs)
     infos = info or {}
     for (sid, reader), rows in groups.items():
         problems: list[Problem] = []
@@ -156,18 +165,39 @@ def build_subjects(
     return out
 
 
+def _flag_duplicates(tdf: pd.DataFrame, dates: pd.Series, errors: dict[int, list[str]]) -> None:
+    """Vectorised identity checks: one date per visit label, one label per date, one row per lesion and
+    assessment (spec/lesion-table.md)."""
+    key = pd.DataFrame({"s": tdf["subject_id"], "r": tdf["reader"], "t": tdf["timepoint"], "d": dates,
+                        "l": tdf["lesion_id"]})  # fmt: skip
+    per_label = key.groupby(["s", "r", "t"], sort=False)["d"].transform("nunique")
+    for i in np.flatnonzero((per_label > 1).to_numpy()):
+        same = key[(key["s"] == key["s"][i]) & (key["r"] == key["r"][i]) & (key["t"] == key["t"][i])]["d"]
+        days = " and ".join(sorted({str(d.date()) for d in same if not pd.isna(d)}))
+        errors[int(i)].append(f"timepoint {key['t'][i]!r} is used on {days}; a visit label must be unique per date")
+    per_date = key.groupby(["s", "r", "d"], sort=False)["t"].transform("nunique")
+    for i in np.flatnonzero((per_date > 1).to_numpy()):
+        same = key[(key["s"] == key["s"][i]) & (key["r"] == key["r"][i]) & (key["d"] == key["d"][i])]["t"]
+        labels = " and ".join(repr(x) for x in sorted(set(same)))
+        errors[int(i)].append(f"date {key['d'][i].date()} carries two timepoint labels ({labels}); one label per date")
+    dup = key.duplicated(["s", "r", "d", "l"], keep="first") & (key["l"] != "")
+    for i in np.flatnonzero(dup.to_numpy()):
+        errors[int(i)].append(f"lesion {key['l'][i]} appears twice at {key['t'][i]}; one row per lesion and assessment")
+
+
 @dataclass
 class _RowContext:
     source: str
     row_offset: int
-    cols: dict[str, np.ndarray]
+    cols: dict[str, list[str]]
     dates: Sequence[date | None]
-    status: np.ndarray
-    nodal: np.ndarray
-    um: dict[str, np.ndarray]
+    status: list[str]
+    nodal: list[bool]
+    um: dict[str, list[int]]
     errors: dict[int, list[str]]
     config: CriterionConfig
     locations: list[str] | None = None
+    _organ_keys: dict[tuple[str, bool], str] = field(default_factory=dict)
 
     def where(self, i: int) -> str:
         if self.locations is not None:
@@ -193,16 +223,13 @@ class _RowContext:
                 err(i, msg)
         if fatal:
             raise InputError(fatal[0])
-        # visits: one label per date and one date per label
+        # visits: labels and dates are checked for uniqueness up front (``_flag_duplicates``)
         label_dates: dict[str, date] = {}
-        date_labels: dict[date, str] = {}
+        tps_all, dates_all = c["timepoint"], self.dates
         for i in rows:
-            tp, d = c["timepoint"][i], self.dates[i]
+            d = dates_all[i]
             assert d is not None
-            if label_dates.setdefault(tp, d) != d:
-                err(i, f"timepoint {tp!r} is used on {label_dates[tp]} and {d}; a visit label must be unique per date")
-            if date_labels.setdefault(d, tp) != tp:
-                err(i, f"date {d} carries two timepoint labels ({date_labels[d]!r} and {tp!r}); one label per date")
+            label_dates.setdefault(tps_all[i], d)
         first_date = min(label_dates.values())
         for tp, d in label_dates.items():
             if tp.strip().lower() == "baseline" and d != first_date:
@@ -214,69 +241,47 @@ class _RowContext:
                 )
         lesions: dict[str, Lesion] = {}
         assessments: dict[date, Assessment] = {}
-        first_seen: dict[str, date] = {}
-        seen_at: set[tuple[str, date]] = set()
+        ids, roles, organs, tps = c["lesion_id"], c["role"], c["organ"], c["timepoint"]
+        dates, statuses = self.dates, self.status
+        long_l, short_l, slice_l = self.um["long_axis_mm"], self.um["short_axis_mm"], self.um["slice_thickness_mm"]
+        subject_ids = {ids[i] for i in rows}
+        a: Assessment | None = None
         for i in rows:
-            d = self.dates[i]
+            d = dates[i]
             assert d is not None
-            a = assessments.get(d)
-            if a is None:
-                a = assessments[d] = Assessment(c["timepoint"][i], d, source=self.where(i))
-            lid = c["lesion_id"][i]
+            if a is None or a.date != d:
+                a = assessments.get(d)
+                if a is None:
+                    a = assessments[d] = Assessment(tps[i], d, source=self.where(i))
+            lid = ids[i]
             if lid == "":
                 continue
-            parent = self._fragment_parent(lid, rows)
+            parent = self._fragment_parent(lid, subject_ids) if "." in lid else None
             key_id = parent or lid
-            role_txt, organ_txt = c["role"][i], c["organ"][i]
+            role_txt, organ_txt = roles[i], organs[i]
             les = lesions.get(key_id)
             if les is None:
-                if parent is not None:
-                    err(i, f"fragment {lid} appears before its parent lesion {parent} has a role")
+                les = self._new_lesion(i, lid, parent, role_txt, organ_txt, d != first_date, err)
+                if les is None:
                     continue
-                if role_txt == "":
-                    err(i, f"lesion {lid} first appears without a role; allowed: {', '.join(ROLES)}")
-                    continue
-                nodal = bool(self.nodal[i])
-                les = Lesion(lid, Role(role_txt), organ_txt, organ_key(organ_txt, nodal, self.config), nodal)
                 lesions[lid] = les
-                first_seen[lid] = d
-                if d != first_date and les.role is not Role.NEW:
-                    err(
-                        i,
-                        f"lesion {lid} first appears after baseline with role {role_txt!r}; lesions first seen "
-                        "at follow-up must have role 'new'",
-                    )
-            else:
-                if role_txt and role_txt != les.role.value and parent is None:
-                    err(
-                        i,
-                        f"lesion {lid} has role {role_txt!r} here but {les.role.value!r} at first appearance; "
-                        "one lesion has one role",
-                    )
-                if (
-                    organ_txt
-                    and organ_txt != les.organ
-                    and parent is None
-                    and organ_key(organ_txt, les.nodal, self.config) != les.organ_key
-                ):
-                    err(
-                        i,
-                        f"lesion {lid} has organ {organ_txt!r} here but {les.organ!r} at first appearance; "
-                        "one lesion has one organ",
-                    )
-            if (lid, d) in seen_at:
-                err(i, f"lesion {lid} appears twice at {c['timepoint'][i]}; one row per lesion and assessment")
-                continue
-            seen_at.add((lid, d))
-            obs = self._observation(i, lid, les, err)
-            if obs is None:
+            elif (role_txt or organ_txt) and parent is None:
+                self._check_identity(i, lid, les, role_txt, organ_txt, err)
+            st_txt = statuses[i]
+            status = _STATUS.get(st_txt)
+            merged = None
+            if status is None:
+                merged, status = st_txt[len(MERGED_PREFIX) :].strip(), Status.MERGED
+            lu, su, tu = long_l[i], short_l[i], slice_l[i]
+            obs = Observation(lid, status, lu if lu >= 0 else None, su if su >= 0 else None,
+                              tu if tu >= 0 else None, merged, "", i)  # fmt: skip
+            if not self._valid(obs, les, err):
                 continue
             if parent is not None:
                 self._add_fragment(a, parent, obs, i, err)
+            elif key_id in a.observations:
+                err(i, f"lesion {lid} recorded both whole and as fragments at {a.timepoint}")
             else:
-                if key_id in a.observations:
-                    err(i, f"lesion {lid} recorded both whole and as fragments at {a.timepoint}")
-                    continue
                 a.observations[key_id] = obs
         if fatal:
             raise InputError(fatal[0])
@@ -288,57 +293,66 @@ class _RowContext:
         self._jumps(rec, rows, warn)
         return rec
 
-    def _fragment_parent(self, lid: str, rows: list[int]) -> str | None:
+    @staticmethod
+    def _fragment_parent(lid: str, ids: set[str]) -> str | None:
+        if "." not in lid:
+            return None
         m = _FRAGMENT.match(lid)
         if m is None:
             return None
         parent = m.group(1)
-        ids = self.cols["lesion_id"]
-        return parent if any(ids[j] == parent for j in rows) else None
+        return parent if parent in ids else None
 
-    def _observation(self, i: int, lid: str, les: Lesion, err: Report) -> Observation | None:
-        st_txt = str(self.status[i]) or "present"
-        merged = None
-        if st_txt.lower().startswith(MERGED_PREFIX):
-            merged = st_txt[len(MERGED_PREFIX) :].strip()
-            status = Status.MERGED
-        else:
-            status = Status(st_txt)
-        long_um = int(self.um["long_axis_mm"][i])
-        short_um = int(self.um["short_axis_mm"][i])
-        slice_um = int(self.um["slice_thickness_mm"][i])
-        obs = Observation(
-            lid,
-            status,
-            long_um if long_um >= 0 else None,
-            short_um if short_um >= 0 else None,
-            slice_um if slice_um >= 0 else None,
-            merged,
-            self.where(i),
-            i,
-        )
-        report = err
+    def _new_lesion(
+        self, i: int, lid: str, parent: str | None, role_txt: str, organ_txt: str, after_baseline: bool, err: Report
+    ) -> Lesion | None:
+        """A lesion's identity from its first row (role and organ are inherited by later rows)."""
+        if parent is not None:
+            err(i, f"fragment {lid} appears before its parent lesion {parent} has a role")
+            return None
+        if role_txt == "":
+            err(i, f"lesion {lid} first appears without a role; allowed: {', '.join(ROLES)}")
+            return None
+        nodal = bool(self.nodal[i])
+        key = (organ_txt, nodal)
+        okey = self._organ_keys.get(key)
+        if okey is None:
+            okey = self._organ_keys[key] = organ_key(organ_txt, nodal, self.config)
+        les = Lesion(lid, _ROLE[role_txt], organ_txt, okey, nodal)
+        if after_baseline and les.role is not Role.NEW:
+            err(i, f"lesion {lid} first appears after baseline with role {role_txt!r}; lesions first seen at "
+                   "follow-up must have role 'new'")  # fmt: skip
+        return les
+
+    def _check_identity(self, i: int, lid: str, les: Lesion, role_txt: str, organ_txt: str, err: Report) -> None:
+        """One lesion has one role and one organ (spec/lesion-table.md, bad input)."""
+        if role_txt and role_txt != les.role.value:
+            err(i, f"lesion {lid} has role {role_txt!r} here but {les.role.value!r} at first appearance; one "
+                   "lesion has one role")  # fmt: skip
+        if organ_txt and organ_txt != les.organ and organ_key(organ_txt, les.nodal, self.config) != les.organ_key:
+            err(i, f"lesion {lid} has organ {organ_txt!r} here but {les.organ!r} at first appearance; one lesion "
+                   "has one organ")  # fmt: skip
+
+    @staticmethod
+    def _valid(obs: Observation, les: Lesion, err: Report) -> bool:
+        """Status allowed for the role; a present target or new lesion carries its measure."""
+        status, lid, i = obs.status, obs.lesion_id, obs.row
+        if status is Status.PRESENT:
+            if les.role is Role.NONTARGET or (obs.short_um if les.nodal else obs.long_um) is not None:
+                return True
+            axis = "short_axis_mm" if les.nodal else "long_axis_mm"
+            kind = "nodal " if les.nodal else ""
+            err(i, f"{kind}{les.role.value} lesion {lid} is present but has no {axis}; a present "
+                   f"{les.role.value} lesion needs its measure (or status too_small / not_evaluated)")  # fmt: skip
+            return False
         if status is Status.UNEQUIVOCAL_PROGRESSION and les.role is not Role.NONTARGET:
-            report(
-                i,
-                f"status unequivocal_progression on {les.role.value} lesion {lid}; allowed only for non-target lesions",
-            )
-            return None
+            err(i, f"status unequivocal_progression on {les.role.value} lesion {lid}; allowed only for non-target "
+                   "lesions")  # fmt: skip
+            return False
         if status is Status.EQUIVOCAL and les.role is not Role.NEW:
-            report(i, f"status equivocal on {les.role.value} lesion {lid}; allowed only for new lesions")
-            return None
-        if status is Status.PRESENT and les.role in (Role.TARGET, Role.NEW):
-            need = obs.short_um if les.nodal else obs.long_um
-            if need is None:
-                axis = "short_axis_mm" if les.nodal else "long_axis_mm"
-                kind = "nodal " if les.nodal else ""
-                report(
-                    i,
-                    f"{kind}{les.role.value} lesion {lid} is present but has no {axis}; a present "
-                    f"{les.role.value} lesion needs its measure (or status too_small / not_evaluated)",
-                )
-                return None
-        return obs
+            err(i, f"status equivocal on {les.role.value} lesion {lid}; allowed only for new lesions")
+            return False
+        return True
 
     @staticmethod
     def _add_fragment(a: Assessment, parent: str, obs: Observation, i: int, err: Report) -> None:

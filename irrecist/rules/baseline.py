@@ -78,6 +78,8 @@ def measurability_problem(lesion: Lesion, obs: Observation, config: CriterionCon
 
 def fmt_mm(um: int) -> str:
     """Micrometres as millimetres with one decimal (or more when needed to be exact)."""
+    if um >= 0 and um % 100 == 0:
+        return f"{um // 1000}.{(um % 1000) // 100}"
     s = f"{um / 1000:.3f}".rstrip("0")
     if s.endswith("."):
         s += "0"

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
-from irrecist.model import Assessment, Lesion, Observation, Status
+from irrecist.model import Assessment, Lesion, Observation, Role, Status
 from irrecist.rules.baseline import fmt_mm, lesion_measure_um, measurability_problem
 from irrecist.rules.config import CriterionConfig, mm_to_um
 from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, label, overall_response
@@ -43,11 +43,19 @@ class TimepointResult:
     admitted: list[str] = field(default_factory=list)
 
     def pct(self, reference_um: int | None) -> Decimal | None:
+        """Percent change of the burden from ``reference_um``, rounded half up to 0.1 (exact integers)."""
         if self.burden_um is None or not reference_um:
             return None
-        return (Decimal(self.burden_um - reference_um) * 100 / reference_um).quantize(
-            Decimal("0.1"), rounding=ROUND_HALF_UP
-        )
+        return Decimal(pct_tenths(self.burden_um, reference_um)).scaleb(-1)
+
+
+def pct_tenths(value_um: int, reference_um: int) -> int:
+    """(value - reference) / reference in tenths of a percent, rounded half away from zero, exactly."""
+    num = (value_um - reference_um) * 1000
+    q, rem = divmod(abs(num), reference_um)
+    if 2 * rem >= reference_um:
+        q += 1
+    return q if num >= 0 else -q
 
 
 def is_pd(burden_um: int, nadir_um: int, config: CriterionConfig) -> bool:
@@ -128,7 +136,7 @@ class TimepointEngine:
                 all_cr = False
                 continue
             total += m
-            if les.role.value == "target":
+            if les.role is Role.TARGET:
                 tsum += m
             if (les.nodal and m >= normal_um) or (not les.nodal and m > 0):
                 all_cr = False
@@ -233,7 +241,7 @@ class TimepointEngine:
         admitted_ids = {les.lesion_id for les in self.admitted}
         for lid, obs in a.observations.items():
             les = self.lesions[lid]
-            if les.role.value != "new":
+            if les.role is not Role.NEW:
                 continue
             if obs.status is Status.EQUIVOCAL:
                 equivocal.append(lid)
@@ -278,14 +286,13 @@ class TimepointEngine:
         cfg = self.config
         word = self.burden_word
         if r.burden_um is not None and r.target is not TargetCategory.NONE:
-            pb = r.pct(self.baseline_um)
-            pn = r.pct(r.nadir_um)
             text = f"{word} {fmt_mm(r.burden_um)} mm"
-            if pb is not None:
-                text += f": {pb:+} % from baseline {fmt_mm(self.baseline_um)} mm"
+            if self.baseline_um:
+                pb = pct_tenths(r.burden_um, self.baseline_um)
+                text += f": {pb / 10:+.1f} % from baseline {fmt_mm(self.baseline_um)} mm"
             if r.nadir_um is not None:
                 d = r.burden_um - r.nadir_um
-                pn_text = f"{pn:+} % and " if pn is not None else ""
+                pn_text = f"{pct_tenths(r.burden_um, r.nadir_um) / 10:+.1f} % and " if r.nadir_um else ""
                 sign = "+" if d >= 0 else "-"
                 text += (
                     f"; {pn_text}{sign}{fmt_mm(abs(d))} mm vs the nadir {fmt_mm(r.nadir_um)} mm ({r.nadir_label})"

@@ -1,0 +1,55 @@
+"""Scoring benchmark: ``irrecist score`` work on a large lesion table, as a ratio to the floor of a bare
+``pandas.read_csv`` plus a group-sum of the same file, both measured in this run (issue 6, benchmark 1).
+
+    python benchmarks/bench_scoring.py --subjects 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.make_trial import make_table
+from irrecist.output import write_run
+from irrecist.scoring import make_configs, score_paths
+
+
+def floor_seconds(path: Path) -> float:
+    t0 = time.perf_counter()
+    df = pd.read_csv(path)
+    df.groupby(["subject_id", "timepoint"])["long_axis_mm"].sum()
+    return time.perf_counter() - t0
+
+
+def score_seconds(path: Path, out: Path) -> float:
+    t0 = time.perf_counter()
+    run = score_paths([path], make_configs(["irrecist"]))
+    write_run(run, out)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--subjects", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trial.csv"
+        df = make_table(args.subjects)
+        df.to_csv(path, index=False)
+        floor = min(floor_seconds(path) for _ in range(args.repeat))
+        score = min(score_seconds(path, Path(tmp) / "out") for _ in range(args.repeat))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rows={len(df)} subjects={args.subjects}")
+    print(f"floor (read_csv + group-sum): {floor:.2f} s")
+    print(f"irrecist score (read, validate, score, write): {score:.2f} s")
+    print(f"ratio: {score / floor:.1f}x   peak RSS: {peak_mb:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
