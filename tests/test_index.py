@@ -1,0 +1,156 @@
+"""Study index: headers only, studies grouped by subject/study/date, every unused file reported, timepoints."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pydicom
+import pytest
+from pydicom.fileset import FileSet
+
+from irrecist.errors import Level
+from irrecist.index import STUDY_COLUMNS, TimepointMap, build_index, label_assessments, read_timepoint_map
+from tests.conftest import need_shared
+
+AIM = (
+    "data",
+    "real",
+    "annotation-and-image-markup",
+    "AIMToolkit_v3.0.2_rv11",
+    "examples",
+    "SampleAIMAnnotationsAndImages",
+)
+# patient -> (baseline StudyDate, follow-up StudyDate) of the CT slices (PROVENANCE.md section 1)
+DATES = {
+    "0022": ("2000-07-01", "2000-08-10"),
+    "0023": ("2000-01-01", "2000-07-12"),
+    "0024": ("2000-01-01", "2000-04-20"),
+    "0025": ("2000-01-01", "2000-08-23"),
+    "0028": ("2000-01-01", "2000-10-12"),
+}
+CT_SUBJECT = "1.3.6.1.4.1.9328.50.1.{}"
+
+
+@pytest.fixture(scope="module")
+def aim_dir() -> Path:
+    return need_shared(*AIM)
+
+
+def test_aim_set_studies(aim_dir: Path) -> None:
+    index = build_index([aim_dir])
+    studies = index.studies()
+    assert list(studies.columns) == STUDY_COLUMNS
+    assert all(isinstance(v, str) for v in studies.to_numpy().ravel())
+    ct = studies[studies.modality == "CT"]
+    assert len(ct) == 10 and set(ct.file_count) == {"1"} and set(ct.sop_class) == {"CT Image Storage"}
+    got = {(s, d) for s, d in zip(ct.subject_id, ct.date, strict=True)}
+    assert got == {(CT_SUBJECT.format(p), d) for p, ds in DATES.items() for d in ds}
+    # each study holds its CT series and the two readers' SR renderings, all under the images' subject and date
+    sr = studies[studies.modality == "SR"]
+    assert len(sr) == 20 and set(sr.sop_class) == {"Comprehensive SR Storage"}
+    for study, group in studies.groupby("study_uid"):
+        assert group.subject_id.nunique() == 1 and group.date.nunique() == 1, study
+        assert Counter(group.modality) == {"CT": 1, "SR": 2}
+    # the SRs carry another PatientID and no date: each study reports the disagreement once
+    differs = [p for p in index.problems if "PatientID differs" in p.message]
+    assert len(differs) == 10 and all(p.level is Level.WARNING for p in differs)
+    assert index.image_spacing()["1.3.6.1.4.1.9328.50.1.10717"] == pytest.approx((0.691406, 0.691406), abs=1e-6)
+
+
+def test_headers_only_and_every_file_accounted_for(real_data: Path) -> None:
+    index = build_index([real_data])
+    for rec in index.files:
+        assert rec.header is None or "PixelData" not in rec.header
+        assert rec.header is None or "PatientName" not in rec.header
+    used = {rec.path for rec in index.files}
+    reported = {Path(p.source.split("#")[0]) for p in index.problems}
+    every = {p for p in real_data.rglob("*") if p.is_file()}
+    assert every <= used | reported, sorted(map(str, every - used - reported))[:5]
+    lines = {Path(p.source).name: p for p in index.problems}
+    assert "not DICOM" in lines["PROVENANCE.md"].message
+    assert "not DICOM" in lines["lung1_label.nrrd"].message
+    assert any(name.endswith("LICENSE.txt") for name in lines)
+    # the RTSTRUCT without preamble or file meta is read with force
+    assert any(rec.path.name == "rtstruct.dcm" and rec.modality == "RTSTRUCT" for rec in index.files)
+
+
+def test_junk_empty_and_truncated_files_are_issue_lines(aim_dir: Path, tmp_path: Path) -> None:
+    ct = (aim_dir / "Images" / "Baseline" / "0022Baseline.dcm").read_bytes()
+    sr = (aim_dir / "AIMAnnotations" / "Baseline" / "0022BaselineA.dcm").read_bytes()
+    (tmp_path / "good.dcm").write_bytes(ct)
+    (tmp_path / "junk.bin").write_bytes(b"\x00\x01 not an image " * 20)
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    (tmp_path / "cut_header.dcm").write_bytes(ct[:1000])
+    (tmp_path / "cut_pixels.dcm").write_bytes(ct[:300_000])
+    (tmp_path / "cut_sr.dcm").write_bytes(sr[:5000])
+    (tmp_path / "notes.xml").write_text("<notes>not AIM</notes>", encoding="utf-8")
+    index = build_index([tmp_path, tmp_path / "missing-folder"])
+    assert [r.path.name for r in index.files] == ["good.dcm"]
+    by_name = {Path(p.source).name: p for p in index.problems}
+    assert by_name["empty.dcm"].level is Level.WARNING and "empty" in by_name["empty.dcm"].message
+    assert "not DICOM" in by_name["junk.bin"].message
+    assert "not AIM" in by_name["notes.xml"].message
+    for name in ("cut_header.dcm", "cut_pixels.dcm", "cut_sr.dcm"):
+        assert by_name[name].level is Level.ERROR and "truncated" in by_name[name].message, name
+    assert "not found" in by_name["missing-folder"].message
+
+
+def test_dicomdir_given_by_name_indexes_its_files(aim_dir: Path, tmp_path: Path) -> None:
+    fs = FileSet()
+    for f in sorted((aim_dir / "Images").rglob("*.dcm"))[:3]:
+        fs.add(pydicom.dcmread(f))
+    fs.write(tmp_path / "media")
+    index = build_index([tmp_path / "media" / "DICOMDIR"])
+    assert sum(r.kind == "dicom" for r in index.files) == 3
+    assert len(index.studies()) == 3
+    victim = next(p for p in (tmp_path / "media").rglob("IM*"))
+    shutil.move(victim, tmp_path / "moved")
+    index = build_index([tmp_path / "media"])
+    assert any("missing" in p.message and p.level is Level.WARNING for p in index.problems)
+
+
+def test_timepoint_labels_from_dates() -> None:
+    visits = [("S1", "2024-01-01"), ("S1", "2024-02-26"), ("S2", "2024-03-05"), ("S2", "2024-01-05")]
+    labels, problems = label_assessments(visits, {}, {})
+    assert labels == {
+        ("S1", "2024-01-01"): "baseline",
+        ("S1", "2024-02-26"): "day 56",
+        ("S2", "2024-01-05"): "baseline",
+        ("S2", "2024-03-05"): "day 60",
+    }
+    assert problems == []
+
+
+def test_timepoint_labels_given_then_mapping_then_date(tmp_path: Path) -> None:
+    table = tmp_path / "visits.csv"
+    table.write_text(
+        "subject_id,date,study_uid,timepoint\nS1,20240226,,week 8\n,,1.2.3,week 16\nS1,,,orphan\n", encoding="utf-8"
+    )
+    tmap, problems = read_timepoint_map(table)
+    assert tmap.by_visit == {("S1", "2024-02-26"): "week 8"} and tmap.by_study == {"1.2.3": "week 16"}
+    assert len(problems) == 1 and "row 4" in problems[0].source
+    visits = [("S1", "2024-01-01"), ("S1", "2024-02-26"), ("S1", "2024-04-22"), ("S1", "2024-06-01")]
+    given = {("S1", "2024-01-01"): Counter({"BL": 3}), ("S1", "2024-02-26"): Counter({"TP2": 1})}
+    studies = {("S1", "2024-04-22"): {"1.2.3"}}
+    labels, problems = label_assessments(visits, given, studies, tmap)
+    assert labels[("S1", "2024-01-01")] == "BL"  # TID 1502 / reader label first
+    assert labels[("S1", "2024-02-26")] == "TP2"  # ... even when the mapping says otherwise (reported)
+    assert labels[("S1", "2024-04-22")] == "week 16"  # mapping by study UID
+    assert labels[("S1", "2024-06-01")] == "day 152"  # date, counted from the earliest date
+    assert any("week 8" in p.message for p in problems)
+
+
+def test_timepoint_conflicts_are_reported() -> None:
+    visits = [("S1", "2024-01-01"), ("S1", "2024-02-01"), ("S1", "")]
+    given = {
+        ("S1", "2024-01-01"): Counter({"baseline": 2, "screening": 1}),
+        ("S1", "2024-02-01"): Counter({"baseline": 1}),
+    }
+    labels, problems = label_assessments(visits, given, {}, TimepointMap())
+    assert labels[("S1", "2024-01-01")] == "baseline"
+    messages = " | ".join(p.message for p in problems)
+    assert "several timepoint labels" in messages
+    assert "labels two dates" in messages
+    assert labels[("S1", "")] == "" and any(p.level is Level.ERROR for p in problems)
