@@ -41,6 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--subjects", type=Path, help="subject table: treatment dates, new therapy, data cut")
     sc.add_argument("--exclude-ineligible", action="store_true", help="leave 6 cm-ineligible subjects out of ORR")
     sc.add_argument("--orr-at", metavar="VISIT", help="also report the landmark ORR at this visit label")
+    sc.add_argument(
+        "--annotations",
+        type=Path,
+        action="append",
+        default=[],
+        help="annotation table merged onto what DICOM provides (lesion table or label mapping)",
+    )
+    sc.add_argument("--workers", type=int, default=1, help="processes for reading DICOM (default 1)")
+
+    ex = sub.add_parser("extract", help="read DICOM studies and annotations into a lesion table for review")
+    ex.add_argument("inputs", nargs="+", type=Path, help="folders or files (DICOM, AIM, Slicer, tables)")
+    ex.add_argument("--out", type=Path, required=True, help="output folder: lesions.csv, studies.csv, issues.csv")
+    ex.add_argument("--annotations", type=Path, action="append", default=[], help="annotation table to merge")
+    ex.add_argument("--mapping", type=Path, help="lesion label or timepoint mapping table")
+    ex.add_argument("--workers", type=int, default=1, help="processes (default 1)")
 
     ve = sub.add_parser("verify", help="run reference cases and report pass/fail")
     ve.add_argument("cases", type=Path, help="folder of case JSON files")
@@ -62,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_score(args)
         if args.command == "verify":
             return cmd_verify(args)
+        if args.command == "extract":
+            return cmd_extract(args)
         return cmd_options(args)
     except ConfigError as exc:
         print(f"irrecist: {exc}", file=sys.stderr)
@@ -83,7 +100,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         if not p.exists():
             print(f"irrecist: {p}: no such file or folder", file=sys.stderr)
             return USAGE_ERROR
-    collected = collect_tables(args.inputs, args.subjects)
+    collected = collect_tables(args.inputs, args.subjects, args.annotations, args.workers)
     run = score_frames(collected.frames, configs, collected.info)
     run.problems[:0] = collected.problems
     summary = write_run(run, args.out, exclude_ineligible=args.exclude_ineligible, orr_at=args.orr_at)
@@ -122,6 +139,24 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
             )
     print(f"errors: {summary['errors']}, warnings: {summary['warnings']} (see {out / 'errors.csv'})")
     print(f"written: {out / 'timepoints.csv'}, {out / 'subjects.csv'}, {out / 'summary.json'}")
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from irrecist.extract import extract_paths, write_extraction
+
+    for p in [*args.inputs, *args.annotations]:
+        if not p.exists():
+            print(f"irrecist: {p}: no such file or folder", file=sys.stderr)
+            return USAGE_ERROR
+    ex = extract_paths(args.inputs, args.annotations, args.mapping, workers=args.workers)
+    written = write_extraction(ex, args.out)
+    subjects = ex.lesions["subject_id"].nunique() if len(ex.lesions) else 0
+    errors = sum(1 for p in ex.problems if p.level.value == "error")
+    warnings = sum(1 for p in ex.problems if p.level.value == "warning")
+    print(f"{len(ex.lesions)} lesion measurement(s) of {subjects} subject(s) from {len(ex.studies)} series")
+    print(f"errors: {errors}, warnings: {warnings}")
+    print("written: " + ", ".join(str(p) for p in written.values()))
+    return 1 if errors else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

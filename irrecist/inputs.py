@@ -13,7 +13,7 @@ import pandas as pd
 
 from irrecist.errors import InputError, Level, Problem
 from irrecist.lesion_table import check_columns
-from irrecist.lesions.table import is_lesion_table, read_frame, read_subject_table
+from irrecist.lesions.table import TABLE_SUFFIXES, read_frame, read_subject_table
 from irrecist.model import SubjectInfo
 
 
@@ -24,37 +24,34 @@ class Collected:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _files(paths: Sequence[Path]) -> list[Path]:
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and not q.name.startswith(".")))
-        else:
-            out.append(p)
-    return out
-
-
-def collect_tables(paths: Sequence[Path], subjects_table: Path | None = None) -> Collected:
-    """Lesion tables among ``paths`` (files or folders). A file given by name must be a lesion table; other
-    files found in folders are listed in the problems, never silently skipped."""
+def collect_tables(
+    paths: Sequence[Path], subjects_table: Path | None = None, annotations: Sequence[Path] = (), workers: int = 1
+) -> Collected:
+    """Lesion tables among ``paths``: a table file given by name is scored as it is; folders and other files
+    go through the study index and the readers (``irrecist.extract``), with the tables found beside them and
+    ``annotations`` merged in. Every file met is either used or listed in the problems."""
     got = Collected()
     if subjects_table is not None:
         got.info, msgs = read_subject_table(subjects_table)
         got.problems.extend(Problem(Level.ERROR, str(subjects_table), "", "", "", m) for m in msgs)
-    explicit = {p for p in paths if not p.is_dir()}
-    for f in _files(paths):
-        if f in explicit or is_lesion_table(f):
-            try:
-                df, offset = read_frame(f)
-                check_columns(list(df.columns), str(f))
-                got.frames.append((df, str(f), offset))
-            except InputError as exc:
-                got.problems.append(Problem(Level.ERROR, str(f), "", "", "", str(exc)))
-        elif f.suffix.lower() != ".md":
-            got.problems.append(
-                Problem(Level.WARNING, str(f), "", "", "", "not a lesion table: not read by `irrecist score`")
-            )
+    tables = [p for p in paths if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES]
+    others = [p for p in paths if p not in tables]
+    for f in tables:
+        try:
+            df, offset = read_frame(f)
+            check_columns(list(df.columns), str(f))
+            got.frames.append((df, str(f), offset))
+        except InputError as exc:
+            got.problems.append(Problem(Level.ERROR, str(f), "", "", "", str(exc)))
+    if others:
+        from irrecist.extract import extract_paths
+
+        ex = extract_paths(others, annotations, workers=workers)
+        got.problems.extend(ex.problems)
+        if len(ex.lesions):
+            names = ", ".join(str(p) for p in others)
+            got.frames.append((ex.lesions, f"lesion table extracted from {names}", 2))
     if not got.frames:
-        first = next((p.message for p in got.problems if p.level is Level.ERROR), "no lesion table found")
+        first = next((p.message for p in got.problems if p.level is Level.ERROR), "no lesion found")
         raise InputError(f"nothing to score: {first}")
     return got
