@@ -26,7 +26,7 @@ from pydicom.dataset import Dataset
 from irrecist.errors import Level, Problem
 from irrecist.lesions import geometry
 from irrecist.lesions.base import ReadResult
-from irrecist.lesions.seg import as_path, header_fields, lesion_row, sop_class_of, source_of
+from irrecist.lesions.seg import as_path, guarded_read, header_fields, lesion_row, sop_class_of, source_of
 
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 _AXIAL = (0.0, 0.0, 1.0)
@@ -90,14 +90,7 @@ class RtStructReader:
         return sop_class_of(obj) == RTSTRUCT_SOP_CLASS
 
     def read(self, obj: Any) -> ReadResult:
-        result = ReadResult()
-        try:
-            self._read(obj, result)
-        except Exception as exc:  # never raise on a bad file
-            result.problems.append(
-                Problem(Level.ERROR, source_of(obj, None), message=f"cannot read RTSTRUCT: {type(exc).__name__}: {exc}")
-            )
-        return result
+        return guarded_read("RTSTRUCT", obj, self._read)
 
     def _read(self, obj: Any, result: ReadResult) -> None:
         path = as_path(obj)

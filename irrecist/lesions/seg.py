@@ -80,6 +80,18 @@ def source_of(obj: Any, ds: Dataset | None) -> str:
     return f"{name}#{uid}" if uid else name
 
 
+def guarded_read(kind: str, obj: Any, read: Callable[[Any, ReadResult], None]) -> ReadResult:
+    """Run a reader's ``read(obj, result)``; any exception on a bad file becomes an error Problem."""
+    result = ReadResult()
+    try:
+        read(obj, result)
+    except Exception as exc:  # never raise on a bad file
+        result.problems.append(
+            Problem(Level.ERROR, source_of(obj, None), message=f"cannot read {kind}: {type(exc).__name__}: {exc}")
+        )
+    return result
+
+
 def iso_date(value: Any) -> str | None:
     """DICOM DA ``YYYYMMDD`` as ISO ``YYYY-MM-DD``; ``None`` when empty or malformed."""
     text = str(value or "").strip()
@@ -191,14 +203,7 @@ class SegReader:
         return sop_class_of(obj) in SEG_SOP_CLASSES
 
     def read(self, obj: Any) -> ReadResult:
-        result = ReadResult()
-        try:
-            self._read(obj, result)
-        except Exception as exc:  # never raise on a bad file
-            result.problems.append(
-                Problem(Level.ERROR, source_of(obj, None), message=f"cannot read SEG: {type(exc).__name__}: {exc}")
-            )
-        return result
+        return guarded_read("SEG", obj, self._read)
 
     def _open(self, obj: Any, result: ReadResult) -> tuple[Dataset, Callable[[int], NDArray[Any]]] | None:
         path = as_path(obj)
