@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -59,6 +60,9 @@ def expected() -> dict[str, Any]:
 def test_regenerating_reproduces_test_images_byte_for_byte(generated: Path, expected: dict[str, Any]) -> None:
     made_with = expected["generated_with"]
     if made_with != {"pydicom": pydicom.__version__, "highdicom": hd.__version__}:
+        if os.environ.get("CI", "").lower() == "true":  # the test extra pins the writer versions
+            pytest.fail(f"test_images/ was written with {made_with}; installed pydicom {pydicom.__version__}, "
+                        f"highdicom {hd.__version__}")
         pytest.skip(f"test_images/ was written with {made_with}; installed pydicom {pydicom.__version__}, "
                     f"highdicom {hd.__version__} write other bytes (determinism is tested separately)")
     assert _hashes(generated) == _hashes(DEMO)
