@@ -89,9 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from irrecist.inputs import collect_tables
     from irrecist.output import write_run
-    from irrecist.scoring import make_configs, score_frames
+    from irrecist.scoring import make_configs, score_paths
 
     sets = parse_set_args(args.sets)
     protocol = load_protocol(args.protocol) if args.protocol else None
@@ -100,9 +99,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         if not p.exists():
             print(f"irrecist: {p}: no such file or folder", file=sys.stderr)
             return USAGE_ERROR
-    collected = collect_tables(args.inputs, args.subjects, args.annotations, args.workers)
-    run = score_frames(collected.frames, configs, collected.info)
-    run.problems[:0] = collected.problems
+    run = score_paths(args.inputs, configs, args.subjects, args.annotations, args.workers)
     summary = write_run(run, args.out, exclude_ineligible=args.exclude_ineligible, orr_at=args.orr_at)
     print_summary(summary, args.out)
     return 0 if run.complete else 1

@@ -73,7 +73,6 @@ def build_subjects(
     """
     check_columns(list(df.columns), source)
     out = Subjects()
-    n = len(df)
     df = df.reset_index(drop=True)
     for col in LESION_COLUMNS:
         if col not in df.columns:
@@ -161,7 +160,6 @@ def build_subjects(
         except InputError as exc:
             out.failed[(sid, reader)] = str(exc)
         out.problems.extend(problems)
-    del n
     return out
 
 
@@ -286,11 +284,11 @@ class _RowContext:
         if fatal:
             raise InputError(fatal[0])
         ordered = [assessments[d] for d in sorted(assessments)]
-        self._check_merges(ordered, lesions, rows, err)
+        self._check_merges(ordered, lesions, err)
         if fatal:
             raise InputError(fatal[0])
         rec = SubjectRecord(sid, reader, lesions, ordered)
-        self._jumps(rec, rows, warn)
+        self._jumps(rec, warn)
         return rec
 
     @staticmethod
@@ -378,16 +376,15 @@ class _RowContext:
         cur.short_um = add(cur.short_um, obs.short_um)
         cur.status = status
 
-    def _check_merges(
-        self, assessments: list[Assessment], lesions: dict[str, Lesion], rows: list[int], err: Report
-    ) -> None:
+    def _check_merges(self, assessments: list[Assessment], lesions: dict[str, Lesion], err: Report) -> None:
+        """``merged_into:<id>`` must name a lesion of the same subject (decisions.md 3)."""
         for a in assessments:
             for lid, obs in a.observations.items():
                 if obs.merged_into is not None and obs.merged_into not in lesions:
                     row = obs.row
                     err(row, f"lesion {lid} is merged into {obs.merged_into!r}, which is not a lesion of this subject")
 
-    def _jumps(self, rec: SubjectRecord, rows: list[int], warn: Report) -> None:
+    def _jumps(self, rec: SubjectRecord, warn: Report) -> None:
         """Warn on a target measure that jumps by ``JUMP_FACTOR`` or more (likely cm/mm); keep the value."""
         last: dict[str, tuple[int, str]] = {}
         for a in rec.assessments:

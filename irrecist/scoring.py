@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from irrecist.errors import InputError, Level, Problem
+from irrecist.inputs import collect_tables
 from irrecist.lesion_table import Subjects, build_subjects
-from irrecist.lesions.table import read_frame, read_subject_table
 from irrecist.model import SubjectInfo
 from irrecist.rules.config import CriterionConfig, profile, protocol_options, with_options
 from irrecist.rules.subject import SubjectScore, score_subject
@@ -115,28 +115,15 @@ def score_frames(
 
 
 def score_paths(
-    paths: Sequence[Path], configs: Sequence[CriterionConfig], subjects_table: Path | None = None
+    paths: Sequence[Path],
+    configs: Sequence[CriterionConfig],
+    subjects_table: Path | None = None,
+    annotations: Sequence[Path] = (),
+    workers: int = 1,
 ) -> ScoreRun:
-    """Read lesion tables from files and score them; unreadable files are reported, not fatal, unless
-    no table at all can be read."""
-    problems: list[Problem] = []
-    info: dict[str, SubjectInfo] = {}
-    if subjects_table is not None:
-        info, msgs = read_subject_table(subjects_table)
-        problems.extend(Problem(Level.ERROR, str(subjects_table), "", "", "", m) for m in msgs)
-    frames = []
-    for p in paths:
-        try:
-            df, offset = read_frame(p)
-            from irrecist.lesion_table import check_columns
-
-            check_columns(list(df.columns), str(p))
-            frames.append((df, str(p), offset))
-        except InputError as exc:
-            problems.append(Problem(Level.ERROR, str(p), "", "", "", str(exc)))
-    if not frames:
-        first = problems[0].message if problems else "no input"
-        raise InputError(first)
-    run = score_frames(frames, configs, info)
-    run.problems[:0] = problems
+    """Collect lesion tables from files and folders (``irrecist.inputs.collect_tables``: tables as they are,
+    DICOM and annotations through the readers) and score them; the collection's problems come first."""
+    collected = collect_tables(paths, subjects_table, annotations, workers)
+    run = score_frames(collected.frames, configs, collected.info)
+    run.problems[:0] = collected.problems
     return run

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from irrecist.columns import LESION_COLUMNS, SUBJECT_COLUMNS
+from irrecist.columns import SUBJECT_COLUMNS
 from irrecist.errors import InputError
 from irrecist.model import SubjectInfo
 
@@ -34,23 +34,6 @@ def read_frame(path: Path) -> tuple[pd.DataFrame, int]:
         raise InputError(f"{path}: file not found") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as a {suffix.lstrip('.') or 'table'} table ({exc})") from None
-
-
-def is_lesion_table(path: Path) -> bool:
-    """A table whose header names the required lesion-table columns."""
-    if path.suffix.lower() not in TABLE_SUFFIXES:
-        return False
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            names = set(pq.read_schema(path).names)
-        else:
-            with path.open("r", encoding="utf-8-sig") as fh:
-                names = {c.strip() for c in fh.readline().strip().split("\t" if path.suffix == ".tsv" else ",")}
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return {"subject_id", "timepoint", "date", "lesion_id"} <= names and bool(names & set(LESION_COLUMNS[4:]))
 
 
 def _date(text: str, where: str, col: str) -> date | None:

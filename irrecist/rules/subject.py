@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from irrecist.errors import InputError
 from irrecist.model import Status, SubjectRecord
-from irrecist.rules.baseline import Baseline, analyse_baseline, lesion_measure_um
+from irrecist.rules.baseline import Baseline, analyse_baseline, fmt_mm, lesion_measure_um
 from irrecist.rules.bor import BorPoint, BorResult, best_overall_response, window
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import CONFIRMED, PENDING, confirm_progression
@@ -148,8 +148,6 @@ def _confirm(
 
 
 def _mm(um: int | None) -> str:
-    from irrecist.rules.baseline import fmt_mm
-
     return "" if um is None else fmt_mm(um)
 
 
