@@ -16,7 +16,7 @@ import pandas as pd
 from irrecist.errors import InputError, Level, Problem
 from irrecist.inputs import collect_tables
 from irrecist.lesion_table import Subjects, build_subjects
-from irrecist.model import SubjectInfo
+from irrecist.model import SubjectInfo, SubjectRecord
 from irrecist.rules.config import CriterionConfig, profile, protocol_options, with_options
 from irrecist.rules.subject import SubjectScore, score_subject
 
@@ -28,6 +28,8 @@ class CriterionRun:
     config: CriterionConfig
     scores: list[SubjectScore] = field(default_factory=list)
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
+    records: list[SubjectRecord] = field(default_factory=list)
+    """The subjects as read (lesions, observations), in the order of ``scores`` for those scored."""
 
 
 @dataclass
@@ -65,6 +67,7 @@ def score_subjects(subjects: Subjects, config: CriterionConfig) -> CriterionRun:
     for rec in subjects.records:
         try:
             run.scores.append(score_subject(rec, config))
+            run.records.append(rec)
         except InputError as exc:
             run.failed[(rec.subject_id, rec.reader)] = str(exc)
     return run
