@@ -6,7 +6,9 @@ Python API both call it. One bad subject never stops the others: its error goes 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,12 +75,34 @@ def score_subjects(subjects: Subjects, config: CriterionConfig) -> CriterionRun:
     return run
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building and scoring: the records are acyclic, and its
+    generation-2 passes over hundreds of thousands of live objects cost about a quarter of the run."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def score_frames(
     frames: Iterable[tuple[pd.DataFrame, str, int]],
     configs: Sequence[CriterionConfig],
     info: Mapping[str, SubjectInfo] | None = None,
 ) -> ScoreRun:
     """Score lesion tables (frame, source name, row offset) under each configuration."""
+    with paused_gc():
+        return _score_frames(frames, configs, info)
+
+
+def _score_frames(
+    frames: Iterable[tuple[pd.DataFrame, str, int]],
+    configs: Sequence[CriterionConfig],
+    info: Mapping[str, SubjectInfo] | None,
+) -> ScoreRun:
     run = ScoreRun()
     frames = list(frames)
     if len(frames) == 1:
