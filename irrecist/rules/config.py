@@ -15,6 +15,7 @@ import json
 import tomllib
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -232,8 +233,10 @@ def protocol_options(data: dict[str, Any], criterion: str) -> dict[str, Any]:
     return out
 
 
+@lru_cache(maxsize=256)
 def mm_to_um(value: Decimal) -> int:
-    """Millimetres (Decimal) to whole micrometres, the engine's exact length unit."""
+    """Millimetres (Decimal) to whole micrometres, the engine's exact length unit (cached: the engine asks
+    for the same few thresholds at every assessment)."""
     return int((value * 1000).to_integral_value())
 
 
