@@ -27,6 +27,9 @@ _FALSE = {"false", "0", "no", "n", "f", ""}
 _FRAGMENT = re.compile(r"^(.+)\.(\d+)$")
 _ROLE: dict[str, Role] = {r.value: r for r in Role}
 _STATUS: dict[str, Status] = {"": Status.PRESENT, **{s.value: s for s in Status if s is not Status.MERGED}}
+MAX_MM = 10_000
+"""Largest length accepted (10 m: no lesion, axis or slice is longer); larger values are input errors (and would
+not fit the whole micrometres of ``irrecist.model``)."""
 JUMP_FACTOR = 8
 """A target whose measure changes by this factor or more between two assessments gets a warning (likely a
 cm/mm mix-up); the value is kept as recorded."""
@@ -111,7 +114,12 @@ def build_subjects(
         flag(bad, lambda i, c=col: f"{c} is {tdf[c][i]!r}; it must be a number >= 0")  # type: ignore[misc]
         neg = given & np.isfinite(vals) & (vals < 0)
         flag(neg, lambda i, c=col: f"{c} is {tdf[c][i]}; it must be a number >= 0")  # type: ignore[misc]
-        scaled = np.where(np.isfinite(vals) & (vals >= 0), np.rint(np.nan_to_num(vals) * factor), -1)
+        with np.errstate(over="ignore", invalid="ignore"):
+            huge = given & np.isfinite(vals) & (vals * factor > MAX_MM * 1000)
+        msg = f"it must be a number >= 0 and at most {MAX_MM} mm"
+        flag(huge, lambda i, c=col, m=msg: f"{c} is {tdf[c][i]} {unit[i] or 'mm'}; {m}")  # type: ignore[misc]
+        ok = np.isfinite(vals) & (vals >= 0) & ~huge
+        scaled = np.where(ok, np.rint(np.where(ok, vals, 0.0) * factor), -1)
         um[col] = scaled.astype(np.int64)
 
     no_subject = subj == ""
@@ -120,7 +128,7 @@ def build_subjects(
             Problem(
                 Level.ERROR,
                 f"{source} row {i + row_offset}"
-                if "__src" not in df.columns
+                if "__src" not in df.columns or "__row" not in df.columns
                 else f"{df['__src'][i]} row {df['__row'][i]}",
                 "",
                 tdf["lesion_id"][i],

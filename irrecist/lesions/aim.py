@@ -17,6 +17,7 @@ disagreement over 1 mm is reported as a warning. AIM has no visit label: ``timep
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -86,7 +87,10 @@ def _float(value: str | None) -> float | None:
 
 def _iso_date(value: str | None) -> str | None:
     m = re.match(r"^(\d{4})-?(\d{2})-?(\d{2})", (value or "").strip())
-    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+    try:  # a calendar date only (not 2024-02-30)
+        return datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat() if m else None
+    except ValueError:
+        return None
 
 
 def _looks_like_aim(head: bytes) -> bool:

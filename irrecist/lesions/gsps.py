@@ -15,6 +15,7 @@ layer; matched by compound graphic / graphic group id, then by anchor point); th
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -22,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pydicom
 from pydicom.dataset import Dataset
 
 from irrecist.columns import LESION_COLUMNS
+from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
 from irrecist.lesions.base import ReadResult
 
@@ -62,7 +63,7 @@ def image_spacing_from_files(paths: Iterable[str | Path]) -> dict[str, Spacing]:
     out: dict[str, Spacing] = {}
     for p in paths:
         try:
-            ds = pydicom.dcmread(p, stop_before_pixels=True, specific_tags=["SOPInstanceUID", "PixelSpacing"])
+            ds = dcmread(p, stop_before_pixels=True, specific_tags=["SOPInstanceUID", "PixelSpacing"])
             uid, ps = ds.get("SOPInstanceUID"), ds.get("PixelSpacing")
             if uid and ps is not None and len(ps) == 2:
                 out[str(uid)] = (float(ps[0]), float(ps[1]))
@@ -79,7 +80,10 @@ def pixel_length_mm(p0: tuple[float, float], p1: tuple[float, float], spacing: S
 def _iso_date(value: Any) -> str | None:
     s = str(value or "").strip()
     m = re.match(r"^(\d{4})-?(\d{2})-?(\d{2})", s)
-    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+    try:  # a calendar date only (not 2024-02-30)
+        return datetime.date(int(m.group(1)), int(m.group(2)), int(m.group(3))).isoformat() if m else None
+    except ValueError:
+        return None
 
 
 def _text(value: Any) -> str | None:
@@ -146,7 +150,7 @@ class GspsReader:
             return str(obj.get("SOPClassUID", "")) in PRESENTATION_STATE_CLASSES
         if isinstance(obj, str | Path) and Path(obj).is_file():
             try:
-                ds = pydicom.dcmread(obj, stop_before_pixels=True, specific_tags=["SOPClassUID"])
+                ds = dcmread(obj, stop_before_pixels=True, specific_tags=["SOPClassUID"])
             except Exception:
                 return False
             return str(ds.get("SOPClassUID", "")) in PRESENTATION_STATE_CLASSES
@@ -159,7 +163,7 @@ class GspsReader:
         else:
             path = str(obj)
             try:
-                ds = pydicom.dcmread(obj)
+                ds = dcmread(obj)
             except Exception as exc:
                 result.problems.append(
                     Problem(Level.ERROR, source=path, message=f"not a readable DICOM file: {exc}")

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from irrecist.dicomio import dcmread
 from irrecist.lesions.base import Reader
 
 Spacing = tuple[float, float]
@@ -50,6 +50,7 @@ HEADER_TAGS: list[str] = [
     "Modality",
     "PixelSpacing",
     "Rows",
+    "Columns",
     "ContentTemplateSequence",
     "ConceptNameCodeSequence",
     "ValueType",
@@ -67,11 +68,11 @@ def read_header(src: Path | BinaryIO) -> Dataset:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return pydicom.dcmread(src, stop_before_pixels=True, specific_tags=HEADER_TAGS)
+            return dcmread(src, stop_before_pixels=True, specific_tags=HEADER_TAGS)
         except InvalidDicomError:
             if not isinstance(src, Path | str):
                 src.seek(start)
-            ds = pydicom.dcmread(src, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=True)
+            ds = dcmread(src, stop_before_pixels=True, specific_tags=HEADER_TAGS, force=True)
             uid = str(ds.get("SOPClassUID", "") or "")
             if not uid or not all(part.isdigit() for part in uid.split(".")):
                 raise InvalidDicomError("no DICOM preamble and no SOP Class UID") from None

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
+from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
 from irrecist.lesions import geometry
 from irrecist.lesions.base import ReadResult
@@ -94,7 +94,7 @@ class RtStructReader:
 
     def _read(self, obj: Any, result: ReadResult) -> None:
         path = as_path(obj)
-        ds: Dataset = pydicom.dcmread(Path(path), force=True) if path is not None else obj
+        ds: Dataset = dcmread(Path(path), force=True) if path is not None else obj
         source = source_of(obj, ds)
         if str(ds.get("SOPClassUID", "")) != RTSTRUCT_SOP_CLASS:
             result.problems.append(

@@ -17,18 +17,18 @@ each is measured on its own frames. Label-map SEGs (``...66.7``) use ``pixel == 
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import highdicom as hd
 import numpy as np
-import pydicom
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 
+from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
 from irrecist.lesions import geometry
 from irrecist.lesions.base import ReadResult
@@ -63,7 +63,7 @@ def sop_class_of(obj: Any) -> str | None:
             path = as_path(obj)
             if path is None or not path.is_file():
                 return None
-            ds = pydicom.dcmread(path, stop_before_pixels=True, force=True)
+            ds = dcmread(path, stop_before_pixels=True, force=True)
         uid = ds.get("SOPClassUID")
         if uid is None and hasattr(ds, "file_meta"):
             uid = ds.file_meta.get("MediaStorageSOPClassUID")
@@ -93,10 +93,13 @@ def guarded_read(kind: str, obj: Any, read: Callable[[Any, ReadResult], None]) -
 
 
 def iso_date(value: Any) -> str | None:
-    """DICOM DA ``YYYYMMDD`` as ISO ``YYYY-MM-DD``; ``None`` when empty or malformed."""
+    """DICOM DA ``YYYYMMDD`` as ISO ``YYYY-MM-DD``; ``None`` when empty, malformed or not a calendar date."""
     text = str(value or "").strip()
     m = re.fullmatch(r"(\d{4})\.?(\d{2})\.?(\d{2})", text)
-    return f"{m[1]}-{m[2]}-{m[3]}" if m else None
+    try:
+        return datetime.date(int(m[1]), int(m[2]), int(m[3])).isoformat() if m else None
+    except ValueError:  # 20240230
+        return None
 
 
 def header_fields(ds: Dataset, source: str, problems: list[Problem]) -> dict[str, Any]:
@@ -145,6 +148,14 @@ def lesion_row(common: dict[str, Any], **values: Any) -> dict[str, Any]:
 # -- SEG specifics ------------------------------------------------------------------------------
 
 
+def _highdicom() -> Any:
+    """highdicom, imported when a SEG is first read: its import takes a quarter of a second, which runs
+    without SEG (an RTSTRUCT reader uses the helpers above) do not pay."""
+    import highdicom
+
+    return highdicom
+
+
 def _fg(ds: Dataset, index: int, keyword: str) -> Dataset | None:
     """First item of a functional-group macro for frame ``index``: per-frame, else shared."""
     per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
@@ -162,6 +173,36 @@ def _floats(value: Any, n: int) -> tuple[float, ...] | None:
     except (TypeError, ValueError):
         return None
     return out if len(out) == n else None
+
+
+def _geometry_problem(ds: Dataset) -> str:
+    """Why the frames do not match the declared geometry (empty when they do): Rows, Columns and NumberOfFrames
+    must be positive, the Per-Frame Functional Groups Sequence has one item per frame (PS3.3 C.7.6.16) and
+    native pixel data holds every frame (PS3.5 8.1.1; 1-bit frames are packed one after the other)."""
+    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if rows <= 0 or cols <= 0 or frames <= 0:
+        return f"Rows {rows}, Columns {cols}, NumberOfFrames {frames}: the frames have no pixels"
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame is not None and len(per_frame) != frames:
+        return f"NumberOfFrames is {frames} but the Per-Frame Functional Groups Sequence has {len(per_frame)} items"
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if "PixelData" in ds and not (syntax is not None and syntax.is_compressed):
+        bits, samples = int(ds.get("BitsAllocated", 1) or 1), int(ds.get("SamplesPerPixel", 1) or 1)
+        need, have = (rows * cols * frames * samples * bits + 7) // 8, len(ds.PixelData or b"")
+        if have < need:
+            return f"the pixel data has {have} bytes; {frames} frame(s) of {rows} x {cols} at {bits} bit(s) need {need}"
+    return ""
+
+
+def _refuse_geometry(ds: Dataset, obj: Any, result: ReadResult) -> bool:
+    """Report a SEG whose frames do not match their geometry (an error: nothing is measured from it)."""
+    why = _geometry_problem(ds)
+    if why:
+        message = f"SEG frames do not match their geometry: {why}; not read"
+        subject = str(ds.get("PatientID", "") or "")
+        result.problems.append(Problem(Level.ERROR, source_of(obj, ds), subject, message=message))
+    return bool(why)
 
 
 class _Plane:
@@ -210,12 +251,13 @@ class SegReader:
         if path is None and isinstance(obj, Dataset) and "PixelData" not in obj and getattr(obj, "filename", None):
             path = Path(obj.filename)  # a header read without pixels: reopen the file
         try:
-            seg = hd.seg.segread(path) if path is not None else hd.seg.Segmentation.from_dataset(obj)
+            ds = dcmread(path) if path is not None else obj
+            seg = _highdicom().seg.Segmentation.from_dataset(ds, copy=path is None)
             return seg, lambda i: np.asarray(seg.get_stored_frame(i + 1))
         except Exception as exc:
             refused = f"{type(exc).__name__}: {exc}"
         try:
-            ds = pydicom.dcmread(path, force=True) if path is not None else obj
+            ds = dcmread(path, force=True) if path is not None else obj
         except Exception as exc:
             result.problems.append(
                 Problem(Level.ERROR, source_of(obj, None), message=f"cannot read SEG: {type(exc).__name__}: {exc}")
@@ -225,6 +267,8 @@ class SegReader:
             result.problems.append(
                 Problem(Level.ERROR, source_of(obj, ds), message=f"not a Segmentation object ({refused})")
             )
+            return None
+        if _refuse_geometry(ds, obj, result):
             return None
         pixels = np.asarray(ds.pixel_array)
         if pixels.ndim == 2:
@@ -244,11 +288,13 @@ class SegReader:
         if opened is None:
             return
         ds, frame = opened
+        if _refuse_geometry(ds, obj, result):
+            return
         source = source_of(obj, ds)
         common = header_fields(ds, source, result.problems)
         subject = common["subject_id"]
         items = {int(it.SegmentNumber): it for it in ds.get("SegmentSequence", [])}
-        if isinstance(ds, hd.seg.Segmentation):
+        if isinstance(ds, _highdicom().seg.Segmentation):
             items = {n: ds.get_segment_description(n) for n in ds.segment_numbers}
         if not items:
             result.problems.append(Problem(Level.ERROR, source, subject, message="SEG has no SegmentSequence"))

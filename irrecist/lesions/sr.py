@@ -14,11 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 import highdicom as hd
-import pydicom
 from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.sr.coding import Code
 
+from irrecist.dicomio import dcmread
 from irrecist.errors import Level
 
 from .base import ReadResult
@@ -171,7 +171,7 @@ def read_header(obj: Any) -> Dataset | None:
         return obj
     try:
         tags = ["SOPClassUID", "ContentTemplateSequence", "ConceptNameCodeSequence", "ValueType"]
-        return pydicom.dcmread(obj, stop_before_pixels=True, specific_tags=tags)
+        return dcmread(obj, stop_before_pixels=True, specific_tags=tags)
     except Exception:
         return None
 

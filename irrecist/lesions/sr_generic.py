@@ -15,13 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pydicom
 from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.sr.coding import Code
 
 from irrecist.columns import LESION_COLUMNS
+from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
 
 from .base import ReadResult
@@ -269,9 +269,9 @@ def load_dataset(obj: Any) -> tuple[Dataset | None, str]:
                 return None, "the dataset has no Content Sequence and no file to read it from"
             obj = name
         try:
-            ds = pydicom.dcmread(obj)
+            ds = dcmread(obj)
         except InvalidDicomError:
-            ds = pydicom.dcmread(obj, force=True)
+            ds = dcmread(obj, force=True)
         if "SOPClassUID" not in ds or "ContentSequence" not in ds:
             return None, "no SOP Class UID or no Content Sequence: not a DICOM SR document"
         return ds, ""

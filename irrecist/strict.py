@@ -1,0 +1,53 @@
+"""``--strict``: every warning becomes an error.
+
+For ``score``: each warning of the run's error report is written as an error (its message starts with
+``strict:``), and a subject named by a warning is not scored under any criterion: its rows leave the result
+tables, it counts as not scored in the summary, and an error line says why. For ``extract``: each warning is
+written as an error in issues.csv and the lesion table is kept whole (it is for review). Either way the exit
+code is 1 when a warning was met.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+
+from irrecist.errors import Level, Problem
+from irrecist.scoring import ScoreRun
+
+PREFIX = "strict: "
+
+
+def strict_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """Every warning as an error (message prefixed ``strict:``); other levels unchanged."""
+    return [
+        replace(p, level=Level.ERROR, message=PREFIX + p.message) if p.level is Level.WARNING else p for p in problems
+    ]
+
+
+def strict_run(run: ScoreRun) -> ScoreRun:
+    """The run with its warnings turned into errors and the subjects they name taken out of the scores."""
+    warned: dict[str, Problem] = {}
+    for p in run.problems:
+        if p.level is Level.WARNING and p.subject_id:
+            warned.setdefault(p.subject_id, p)
+    out = replace(run, runs={}, problems=strict_problems(run.problems))
+    for name, crun in run.runs.items():
+        kept = [(s, r) for s, r in zip(crun.scores, crun.records, strict=True) if s.subject_id not in warned]
+        dropped = [s for s in crun.scores if s.subject_id in warned]
+        failed = dict(crun.failed)
+        for s in dropped:
+            first = warned[s.subject_id]
+            count = sum(1 for p in run.problems if p.level is Level.WARNING and p.subject_id == s.subject_id)
+            reason = f"{count} warning(s) under --strict, the first: {first.message}"
+            failed[(s.subject_id, s.reader)] = reason
+            out.problems.append(
+                Problem(
+                    Level.ERROR,
+                    first.source,
+                    s.subject_id,
+                    message=f"{name}: subject not scored: {reason}" + (f" (reader {s.reader})" if s.reader else ""),
+                )
+            )
+        out.runs[name] = replace(crun, scores=[s for s, _ in kept], records=[r for _, r in kept], failed=failed)
+    return out
