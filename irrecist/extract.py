@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pydicom
 from pydicom.uid import UID
 
 from irrecist.columns import LESION_COLUMNS
+from irrecist.dicomio import dcmread
 from irrecist.errors import InputError, Level, Problem
 from irrecist.identity import LesionMap, assign_lesion_ids, is_lesion_map, organ_conflicts, read_lesion_map
 from irrecist.index import (
@@ -38,11 +38,12 @@ from irrecist.index import (
     build_index,
     is_timepoint_map,
     label_assessments,
+    pool_context,
     read_timepoint_map,
 )
 from irrecist.lesion_table import check_columns
 from irrecist.lesions.base import ReadResult
-from irrecist.lesions.registry import SR_CLASSES, Registry, default_registry
+from irrecist.lesions.registry import PR_CLASSES, SR_CLASSES, Registry, default_registry
 from irrecist.lesions.table import read_frame
 
 ISSUE_COLUMNS = ["level", "source", "subject_id", "lesion_id", "message"]
@@ -59,6 +60,7 @@ class Extraction:
     studies: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)  # the rows with the readers' extra keys (UIDs, labels)
+    seen_ids: set[str] = field(default_factory=set)  # every subject id met in the inputs (for pseudonymization)
 
     def issues(self) -> pd.DataFrame:
         data = [{c: p.as_row()[c] for c in ISSUE_COLUMNS} for p in self.problems]
@@ -86,7 +88,7 @@ def _read_quietly(registry: Registry, rec: FileRecord) -> tuple[str | None, Read
         obj = rec.header if rec.header is not None else rec.path
         if rec.sop_class in SR_CLASSES:  # SRs are small: read once, shared by can_read and read
             try:
-                obj = pydicom.dcmread(rec.path, force=True)
+                obj = dcmread(rec.path, force=True)
             except Exception:
                 obj = rec.header  # the reader reads the file again and reports why it fails
     reader = registry.reader_for(obj)
@@ -96,12 +98,66 @@ def _read_quietly(registry: Registry, rec: FileRecord) -> tuple[str | None, Read
     return reader.name, reader.read(target)
 
 
-def _read_all(registry: Registry, recs: list[FileRecord], workers: int) -> list[tuple[str | None, ReadResult]]:
-    job = partial(_read_one, registry)
-    if workers > 1 and len(recs) > 8:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(job, recs, chunksize=max(1, len(recs) // (4 * workers))))
-    return [job(r) for r in recs]
+ReadOut = tuple[str | None, ReadResult]
+RegistrySpec = tuple[str, dict[str, tuple[float, float]], frozenset[str]]
+"""What a process needs to build the run's reader registry: a token naming the run, the image spacing (only
+when a reader measures in pixels: GSPS, AIM) and the SOP classes and file endings present."""
+
+_REGISTRIES: dict[str, Registry] = {}
+
+
+def registry_for(spec: RegistrySpec) -> Registry:
+    """The run's reader registry in this process, built once per run (worker processes and dask workers)."""
+    token, spacing, present = spec
+    if token not in _REGISTRIES:
+        _REGISTRIES.clear()
+        _REGISTRIES[token] = default_registry(spacing, present)
+    return _REGISTRIES[token]
+
+
+def read_batch(spec: RegistrySpec, recs: list[FileRecord]) -> list[ReadOut]:
+    """Read one batch of indexed files (one study's annotation objects) wherever it runs; never raises."""
+    registry = registry_for(spec)
+    return [_read_one(registry, r) for r in recs]
+
+
+def study_batches(recs: Sequence[FileRecord]) -> list[list[int]]:
+    """Indices of ``recs`` grouped by study (non-DICOM files: by folder), largest batch (bytes) first so that
+    parallel workers finish together."""
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(recs):
+        groups.setdefault(r.study_uid or f"folder {r.path.parent}", []).append(i)
+
+    def size(i: int) -> int:
+        try:
+            return recs[i].path.stat().st_size
+        except OSError:
+            return 0
+
+    return sorted(groups.values(), key=lambda batch: -sum(size(i) for i in batch))
+
+
+def _read_all(
+    spec: RegistrySpec, registry: Registry, recs: list[FileRecord], workers: int, dask: str | None = None
+) -> list[ReadOut]:
+    """Read every task: in this process, in ``workers`` processes, or on the dask cluster at ``dask``; one
+    task per study, results in the order of ``recs`` whatever ran them."""
+    batches = study_batches(recs)
+    if dask is None and (workers <= 1 or len(batches) < 2):
+        return [_read_one(registry, r) for r in recs]
+    jobs = [[recs[i] for i in batch] for batch in batches]
+    if dask is not None:
+        from irrecist.distributed import map_batches
+
+        done = map_batches(dask, read_batch, spec, jobs)
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=pool_context()) as pool:
+            done = list(pool.map(read_batch, [spec] * len(jobs), jobs))
+    out: list[ReadOut | None] = [None] * len(recs)
+    for batch, results in zip(batches, done, strict=True):
+        for i, result in zip(batch, results, strict=True):
+            out[i] = result
+    return [r for r in out if r is not None]
 
 
 @dataclass
@@ -341,9 +397,12 @@ def extract_paths(
     annotations: Sequence[Path] = (),
     mapping: Path | None = None,
     workers: int = 1,
+    dask: str | None = None,
 ) -> Extraction:
     """Index ``paths``, read every annotation object, merge annotation tables and ``mapping`` (a lesion or a
-    timepoint mapping), and compose the lesion table, the study index and the problem list."""
+    timepoint mapping), and compose the lesion table, the study index and the problem list. The objects are
+    read one study per task in ``workers`` processes, or on the dask.distributed scheduler at ``dask``
+    (:mod:`irrecist.distributed`); the result is the same."""
     index = build_index([Path(p) for p in paths], workers)
     problems = list(index.problems)
     present = (
@@ -351,7 +410,10 @@ def extract_paths(
         | {".xml" for f in index.files if f.kind == "aim"}
         | {".mrk.json" for f in index.files if f.kind == "slicer"}
     )
-    registry = default_registry(index.image_spacing(), present)
+    # GSPS and AIM measure in pixels: only they need every image's spacing (sent to each worker)
+    spacing = index.image_spacing() if present & (PR_CLASSES | {".xml"}) else {}
+    spec: RegistrySpec = (uuid.uuid4().hex, spacing, frozenset(present))
+    registry = registry_for(spec)
     problems.extend(
         Problem(Level.WARNING, m, message="reader not available (module missing or broken): its objects are not read")
         for m in registry.missing
@@ -362,7 +424,7 @@ def extract_paths(
         if f.kind in ("aim", "slicer") or (f.kind == "dicom" and (registry.wants(f.sop_class) or not f.is_image))
     ]
     rows: list[Row] = []
-    read = list(zip(tasks, _read_all(registry, tasks, workers), strict=True))
+    read = list(zip(tasks, _read_all(spec, registry, tasks, workers, dask), strict=True))
     for rec, (name, result) in read:
         if name is None and not rec.is_image:
             what = UID(rec.sop_class).name if rec.sop_class else rec.kind
@@ -379,6 +441,7 @@ def extract_paths(
         for row in result.rows:
             row["_kind"] = rec.kind
         rows.extend(result.rows)
+    seen = {f.subject_id for f in index.files if f.subject_id} | {str(r.get("subject_id") or "") for r in rows}
     placed = _place(rows, index)
     for rec, (_name, result) in read:  # the readers' problems name the subject the study resolved to
         subject = index.study_subject.get(rec.study_uid) or next(
@@ -402,7 +465,8 @@ def extract_paths(
     rows, dup = _deduplicate(rows)
     problems.extend(dup)
     problems.extend(organ_conflicts(rows))
-    return Extraction(lesion_frame(rows), index.studies(), list(dict.fromkeys(problems)), rows)
+    seen |= {str(r.get("subject_id") or "") for r in rows}
+    return Extraction(lesion_frame(rows), index.studies(), list(dict.fromkeys(problems)), rows, seen - {""})
 
 
 # ------------------------------------------------------------------------------------------- writing

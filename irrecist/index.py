@@ -20,25 +20,33 @@ not the CDISC study day, which has no day 0).
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import re
 import struct
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date as Date
+from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pandas as pd
-import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement, convert_raw_data_element, empty_value_for_VR
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.tag import BaseTag
 from pydicom.uid import UID
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, STANDARD_VR
 
+from irrecist.dicomio import BoundedFile, dcmread
 from irrecist.errors import InputError, Level, Problem
-from irrecist.lesions.registry import ANNOTATION_CLASSES, read_header
+from irrecist.lesions.registry import ANNOTATION_CLASSES, HEADER_TAGS, read_header
 from irrecist.lesions.table import TABLE_SUFFIXES, read_frame
 
 STUDY_COLUMNS = ["subject_id", "study_uid", "date", "modality", "series_uid", "sop_class", "file_count"]
@@ -115,7 +123,7 @@ def _dicomdir_files(path: Path) -> tuple[list[Path], list[Problem]]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True)
+            ds = dcmread(path, force=True)
     except Exception as exc:
         return [], [Problem(Level.ERROR, str(path), message=f"DICOMDIR cannot be read: {exc}")]
     files: list[Path] = []
@@ -170,7 +178,7 @@ def _looks_like_aim(path: Path) -> bool:
     return b"radiology.AIM" in head or b"<ImageAnnotation" in head
 
 
-def _truncation(ds: Dataset, fh: BinaryIO) -> str:
+def _truncation(ds: Dataset | Scanned, fh: BinaryIO) -> str:
     """Why the file is shorter than its elements say (empty when complete). pydicom reads truncated files
     silently; after a header read the file position is past the end (an element cut short) or at the pixel
     data element (PS3.5 7.1), whose defined length must fit in the file."""
@@ -197,6 +205,220 @@ def _truncation(ds: Dataset, fh: BinaryIO) -> str:
     return ""
 
 
+# ------------------------------------------------------------------------------------------- fast header scan
+# Most files of a study are images: their index attributes are found by walking the file's element headers
+# (PS3.5 7.1.2, explicit VR little endian) without building a pydicom dataset, and only the values of
+# HEADER_TAGS are converted, by pydicom's own converter (so ``get`` gives what ``Dataset.get`` gives). Only
+# plain files are taken this way: a Part 10 preamble, an explicit VR little endian dataset, every element
+# complete and every sequence well formed, kept text values in ASCII, not an annotation class. Anything else
+# (implicit VR, big endian, deflate, an unknown VR, a broken sequence, non-ASCII text ...) is read by pydicom
+# as before; tests/test_index.py checks that both ways give the same record on every DICOM file at hand.
+
+_VRS = frozenset(str(vr).encode() for vr in STANDARD_VR)
+_VRS_32 = frozenset(str(vr).encode() for vr in EXPLICIT_VR_LENGTH_32)
+_SCAN_SYNTAXES = ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.5")  # explicit VR little endian; RLE
+_SCAN_PREFIX = "1.2.840.10008.1.2.4."  # JPEG family: explicit VR little endian datasets (PS3.5 A.4)
+_ELEMENT = struct.Struct("<HH2sH")
+_ITEM = struct.Struct("<HHI")
+_U32 = struct.Struct("<I")
+_UNDEFINED = 0xFFFFFFFF
+_PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})  # where pydicom's stop_before_pixels stops
+_BINARY_VRS = frozenset({b"US", b"UL", b"SS", b"SL", b"FL", b"FD"})
+_KEEP: dict[int, tuple[str, bytes]] = {  # HEADER_TAGS (tag -> keyword, dictionary VR)
+    int(tag_for_keyword(kw) or 0): (kw, dictionary_VR(int(tag_for_keyword(kw) or 0)).encode()) for kw in HEADER_TAGS
+}
+_ASCII = re.compile(rb"[ -~\0]*\Z")  # printable ASCII (and NUL padding): the same text in every character set
+_CHUNK = 1 << 16
+_MAX_DEPTH = 16
+
+
+class _Unusual(Exception):
+    """The file is not plain: pydicom reads it."""
+
+
+class Scanned(dict[str, Any]):
+    """The :data:`HEADER_TAGS` values that :func:`scan_header` found, by keyword, converted as
+    ``Dataset.get`` converts them, and the transfer syntax as ``file_meta``."""
+
+    file_meta: dict[str, str]
+
+
+class _Window:
+    """Random access to a file through one buffer of at least :data:`_CHUNK` bytes."""
+
+    def __init__(self, fh: BinaryIO, size: int) -> None:
+        self.fh, self.size, self.base = fh, size, 0
+        fh.seek(0)
+        self.buf = fh.read(_CHUNK)
+
+    def at(self, pos: int, n: int) -> int:
+        """Offset of file position ``pos`` in ``self.buf``, with ``n`` bytes available from there."""
+        off = pos - self.base
+        if off < 0 or off + n > len(self.buf):
+            if pos + n > self.size:
+                raise _Unusual
+            self.fh.seek(pos)
+            self.buf, self.base, off = self.fh.read(max(n, _CHUNK)), pos, 0
+            if len(self.buf) < n:
+                raise _Unusual
+        return off
+
+    def element(self, pos: int) -> tuple[int, bytes, int, int]:
+        """(tag, VR, value length, value position) of the explicit VR element at ``pos``."""
+        off = self.at(pos, 8)
+        group, elem, vr, length = _ELEMENT.unpack_from(self.buf, off)
+        if vr in _VRS_32:
+            off = self.at(pos, 12)
+            return group << 16 | elem, vr, _U32.unpack_from(self.buf, off + 8)[0], pos + 12
+        if vr not in _VRS:
+            raise _Unusual
+        return group << 16 | elem, vr, length, pos + 8
+
+    def value(self, pos: int, length: int) -> bytes:
+        off = self.at(pos, length)
+        return self.buf[off : off + length]
+
+    def dataset(self, pos: int, end: int | None, depth: int) -> int:
+        """Walk a sequence item's elements from ``pos`` to ``end`` (None: to the item delimitation item);
+        returns the position after the item."""
+        while end is None or pos < end:
+            off = self.at(pos, 8)
+            if self.buf[off : off + 4] == b"\xfe\xff\x0d\xe0":
+                if end is not None:
+                    raise _Unusual
+                return pos + 8
+            _tag, vr, length, vpos = self.element(pos)
+            if length == _UNDEFINED:
+                if vr != b"SQ":
+                    raise _Unusual
+                pos = self.sequence(vpos, None, depth + 1)
+            elif vr == b"SQ":
+                pos = self.sequence(vpos, vpos + length, depth + 1)
+            else:
+                pos = vpos + length
+        if pos != end:
+            raise _Unusual
+        return pos
+
+    def sequence(self, pos: int, end: int | None, depth: int) -> int:
+        """Walk the items of a sequence from ``pos`` to ``end`` (None: to the sequence delimitation item)."""
+        if depth > _MAX_DEPTH:
+            raise _Unusual
+        while end is None or pos < end:
+            off = self.at(pos, 8)
+            group, elem, length = _ITEM.unpack_from(self.buf, off)
+            if (group, elem) == (0xFFFE, 0xE0DD) and end is None:
+                return pos + 8
+            if (group, elem) != (0xFFFE, 0xE000):
+                raise _Unusual
+            item_end = None if length == _UNDEFINED else pos + 8 + length
+            if item_end is not None and item_end > self.size:
+                raise _Unusual
+            pos = self.dataset(pos + 8, item_end, depth)
+        if pos != end:
+            raise _Unusual
+        return pos
+
+
+def _scan(fh: BinaryIO, size: int) -> Scanned | None:
+    w = _Window(fh, size)
+    if len(w.buf) < 132 or w.buf[128:132] != b"DICM":
+        return None
+    pos, meta = 132, {}
+    while True:  # file meta information (PS3.10 7.1)
+        tag, vr, length, vpos = w.element(pos)
+        if tag >> 16 != 0x0002:
+            break
+        if length == _UNDEFINED or vpos + length > size:
+            return None
+        if tag in (0x00020002, 0x00020010):
+            meta[tag] = w.value(vpos, length).decode("ascii").rstrip("\0 ")
+        pos = vpos + length
+    syntax = meta.get(0x00020010, "")
+    if not (syntax in _SCAN_SYNTAXES or syntax.startswith(_SCAN_PREFIX)) or meta.get(0x00020002) in ANNOTATION_CLASSES:
+        return None
+    raw: list[tuple[int, bytes, bytes, int]] = []
+    unpack, u32, vrs, vrs_32, keep = _ELEMENT.unpack_from, _U32.unpack_from, _VRS, _VRS_32, _KEEP
+    buf, base = w.buf, w.base
+    while pos < size:  # the dataset's top level, up to the pixel data
+        off = pos - base
+        if off < 0 or off + 12 > len(buf):
+            off = w.at(pos, min(12, size - pos))
+            buf, base = w.buf, w.base
+        group, elem, vr, length = unpack(buf, off)
+        if vr in vrs_32:
+            length, vpos = u32(buf, off + 8)[0], pos + 12
+        elif vr in vrs:
+            vpos = pos + 8
+        else:
+            return None
+        tag = group << 16 | elem
+        if tag in _PIXEL_TAGS:
+            break
+        if group in (0x0000, 0x0002, 0xFFFE):
+            return None
+        if length == _UNDEFINED:
+            if vr != b"SQ" or tag in keep:
+                return None
+            pos = w.sequence(vpos, None, 1)
+            buf, base = w.buf, w.base
+            continue
+        pos = vpos + length
+        if pos > size:
+            return None
+        if tag in keep:
+            value = w.value(vpos, length)
+            buf, base = w.buf, w.base
+            if vr != keep[tag][1] or (vr not in _BINARY_VRS and not _ASCII.match(value)):
+                return None
+            raw.append((tag, vr, value, vpos))
+    out = Scanned()
+    out.file_meta = {"TransferSyntaxUID": syntax}
+    for tag, vr, value, vpos in raw:
+        keyword = keep[tag][0]
+        if keyword in out:
+            return None
+        out[keyword] = _convert(tag, vr, value, vpos)
+    sop_class = out.get("SOPClassUID")
+    if not isinstance(sop_class, str) or not sop_class or sop_class in ANNOTATION_CLASSES:
+        return None
+    if not out.get("SOPInstanceUID"):
+        return None
+    fh.seek(pos)
+    return out
+
+
+_SINGLE_TEXT = frozenset({b"AE", b"AS", b"CS", b"DA", b"DT", b"LO", b"SH", b"TM", b"UI"})
+
+
+def _convert(tag: int, vr: bytes, value: bytes, vpos: int) -> Any:
+    """The value ``Dataset.get`` gives: one ASCII text value or one US directly (the string or int pydicom
+    makes of it), anything else through pydicom's converter."""
+    if vr in _SINGLE_TEXT and b"\\" not in value:
+        return value.decode("ascii").rstrip("\0 ")
+    if vr == b"US" and len(value) == 2:
+        return int.from_bytes(value, "little")
+    elem = RawDataElement(BaseTag(tag), vr.decode(), len(value), value, vpos, False, True)
+    if not value:
+        elem = elem._replace(value=cast(bytes | None, empty_value_for_VR(elem.VR, raw=True)))
+    with warnings.catch_warnings():  # as read_header: pydicom's warnings on odd values
+        warnings.simplefilter("ignore")
+        return convert_raw_data_element(elem).value
+
+
+def scan_header(fh: BinaryIO, size: int) -> Scanned | None:
+    """The :data:`HEADER_TAGS` values of a plain image file without a pydicom dataset, ``fh`` left where
+    pydicom's header read leaves it (at the pixel data element, or the end); None, with ``fh`` back at 0, for
+    any other file: pydicom reads it."""
+    try:
+        found = _scan(fh, size)
+    except (_Unusual, struct.error, UnicodeDecodeError):
+        found = None
+    if found is None:
+        fh.seek(0)
+    return found
+
+
 def classify(path: Path) -> tuple[FileRecord | None, list[Problem]]:
     """What one file is (header only for DICOM); a problem line instead of a record when it cannot be used."""
     src = str(path)
@@ -214,9 +436,11 @@ def classify(path: Path) -> tuple[FileRecord | None, list[Problem]]:
             return None, [Problem(Level.WARNING, src, message="XML file that is not AIM: not read")]
         if name.endswith(TABLE_SUFFIXES):
             return FileRecord(path, "table"), []
-        with path.open("rb") as fh:
-            ds = read_header(fh)
+        with BoundedFile(path) as fh:  # read-only; no element read past the end of the file
+            ds: Dataset | Scanned = scan_header(fh, fh.size) or read_header(fh)
             truncated = _truncation(ds, fh)
+            for keyword in HEADER_TAGS:  # convert the kept values here: a corrupt one is this file's problem
+                ds.get(keyword)
         if truncated:
             return None, [
                 Problem(
@@ -229,6 +453,8 @@ def classify(path: Path) -> tuple[FileRecord | None, list[Problem]]:
     except InvalidDicomError:
         msg = "not DICOM and not a known annotation format (AIM .xml, .mrk.json, CSV/Parquet table): not read"
         return None, [Problem(Level.WARNING, src, message=msg)]
+    except RecursionError:
+        return None, [Problem(Level.ERROR, src, message="DICOM sequences nested too deeply to be read: not read")]
     except Exception as exc:
         return None, [Problem(Level.ERROR, src, message=f"unreadable file (truncated or corrupt?): {exc}")]
     sop_class = str(ds.get("SOPClassUID", "") or "") or str(
@@ -261,21 +487,39 @@ def classify(path: Path) -> tuple[FileRecord | None, list[Problem]]:
         modality=str(ds.get("Modality", "") or ""),
         spacing=spacing,
         is_image="Rows" in ds and sop_class not in ANNOTATION_CLASSES,
-        header=ds if sop_class in ANNOTATION_CLASSES else None,  # kept for the readers' dispatch only
+        # kept for the readers' dispatch only (annotation objects are always read by pydicom)
+        header=ds if sop_class in ANNOTATION_CLASSES and isinstance(ds, Dataset) else None,
     )
     problems = []
     if not rec.study_uid:
         problems.append(Problem(Level.WARNING, f"{src}#{sop_uid}", rec.subject_id, message="no StudyInstanceUID"))
+    size = (ds.get("Rows"), ds.get("Columns"))
+    if rec.is_image and not all(isinstance(v, int) and v > 0 for v in size):
+        message = f"image of {size[0]} x {size[1]} pixels (Rows x Columns): no pixels; indexed only"
+        problems.append(Problem(Level.WARNING, f"{src}#{sop_uid}", rec.subject_id, message=message))
     return rec, problems
+
+
+PARALLEL_INDEX_FILES = 20_000
+"""Below this many files the header index runs in one process: a plain image header takes about 0.1 ms
+(:func:`scan_header`), less than starting workers and sending the records back (benchmarks/RESULTS.md)."""
+
+
+def pool_context() -> BaseContext | None:
+    """``fork`` where it is safe (POSIX, no other thread): workers start in milliseconds with every module
+    the parent imported (and, for the readers, the run's registry already built); else the platform's default."""
+    if "fork" in mp.get_all_start_methods() and threading.active_count() == 1:
+        return mp.get_context("fork")
+    return None
 
 
 def build_index(paths: Sequence[Path], workers: int = 1) -> StudyIndex:
     """Walk ``paths``, classify every file (headers only) and resolve each study's subject and date."""
     files, problems = walk(paths)
     index = StudyIndex(problems=problems)
-    if workers > 1 and len(files) > 64:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(classify, files, chunksize=max(16, len(files) // (4 * workers))))
+    if workers > 1 and len(files) >= PARALLEL_INDEX_FILES:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
+            results = list(pool.map(classify, files, chunksize=max(256, len(files) // (4 * workers))))
     else:
         results = [classify(f) for f in files]
     for rec, probs in results:
@@ -387,7 +631,7 @@ def label_assessments(
     visits = sorted(set(visits))
     first: dict[str, str] = {}
     for subject, day in visits:
-        if day and (subject not in first or day < first[subject]):
+        if day and iso_date(day) == day and (subject not in first or day < first[subject]):
             first[subject] = day
     labels: dict[Assessment, str] = {}
     problems: list[Problem] = []
@@ -426,7 +670,7 @@ def label_assessments(
                 )
         elif mapped:
             label = mapped
-        elif day:
+        elif day and iso_date(day) == day:
             d0 = Date.fromisoformat(first[subject])
             n = (Date.fromisoformat(day) - d0).days
             label = "baseline" if n == 0 else f"day {n}"
@@ -438,7 +682,8 @@ def label_assessments(
                     where,
                     subject,
                     message=(
-                        "no date and no timepoint label: the assessment cannot be placed; give a timepoint mapping"
+                        (f"date {day!r} is not a calendar date YYYY-MM-DD" if day else "no date")
+                        + " and no timepoint label: the assessment cannot be placed; give a timepoint mapping"
                     ),
                 )
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -154,3 +155,77 @@ def test_timepoint_conflicts_are_reported() -> None:
     assert "several timepoint labels" in messages
     assert "labels two dates" in messages
     assert labels[("S1", "")] == "" and any(p.level is Level.ERROR for p in problems)
+
+
+# ------------------------------------------------------------------ the fast header scan (issue 6)
+
+
+def _classify_both(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, object, bool]:
+    """classify with the fast scan and with pydicom only (an exception counts as a result), and whether the
+    scan took the file."""
+    import irrecist.index as ix
+
+    def run() -> object:
+        try:
+            return ix.classify(path)
+        except Exception as exc:
+            return ("raised", type(exc).__name__, str(exc))
+
+    taken: list[bool] = []
+    scan = ix.scan_header
+
+    def spy(fh: Any, size: int) -> Any:
+        found = scan(fh, size)
+        taken.append(found is not None)
+        return found
+
+    with monkeypatch.context() as m:
+        m.setattr(ix, "scan_header", spy)
+        fast = run()
+        m.setattr(ix, "scan_header", lambda fh, size: None)
+        slow = run()
+    return fast, slow, any(taken)
+
+
+def test_fast_scan_gives_the_pydicom_record_for_every_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every DICOM file at hand (demo, pydicom's test files: implicit VR, big endian, deflate, JPEG, odd
+    sequences, no preamble ...) gets the same record and problems with the scan as with pydicom alone."""
+    import pydicom.data
+
+    roots = [Path(__file__).resolve().parent.parent / "test_images", Path(pydicom.data.__file__).parent]
+    files = sorted(p for r in roots for p in r.rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc"))
+    scanned = 0
+    for path in files:
+        fast, slow, taken = _classify_both(path, monkeypatch)
+        assert fast == slow, path
+        scanned += taken
+    assert scanned > 800 and scanned < len(files) - 50  # both ways are exercised
+
+
+def test_fast_scan_on_cut_and_corrupted_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Truncated anywhere, or one header byte changed: the scan never gives another answer than pydicom."""
+    import random
+    import warnings
+
+    import pydicom.data
+
+    warnings.simplefilter("ignore")
+    rng = random.Random(6)
+    seeds = [
+        Path(__file__).resolve().parent.parent / "test_images" / "DEMO-001" / "2023-01-09_baseline" / "ct" / "001.dcm",
+        Path(pydicom.data.get_testdata_file("MR_small.dcm") or ""),
+        Path(pydicom.data.get_testdata_file("JPEG2000.dcm") or ""),
+        Path(pydicom.data.get_testdata_file("waveform_ecg.dcm") or ""),
+    ]
+    for seed in seeds:
+        data = seed.read_bytes()
+        variants = [data[:cut] for cut in rng.sample(range(len(data)), 40)]
+        for _ in range(120):
+            b = bytearray(data)
+            b[rng.randrange(128, min(len(b), 2000))] = rng.randrange(256)
+            variants.append(bytes(b))
+        for k, v in enumerate(variants):
+            path = tmp_path / f"{seed.stem}-{k}.dcm"
+            path.write_bytes(v)
+            fast, slow, _ = _classify_both(path, monkeypatch)
+            assert fast == slow, (seed.name, k)

@@ -36,10 +36,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import ndimage
 
 Point = tuple[float, float]
 
@@ -79,17 +79,19 @@ def _hull(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     pts = sorted(set(points))
     if len(pts) <= 2:
         return pts
-    lower: list[tuple[float, float]] = []
-    for p in pts:
-        while len(lower) >= 2 and _cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[tuple[float, float]] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and _cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]
+    chains = []
+    for seq in (pts, pts[::-1]):
+        chain: list[tuple[float, float]] = []
+        for p in seq:  # _cross(chain[-2], chain[-1], p) <= 0, inlined (the hot loop of every mask)
+            px, py = p
+            while len(chain) >= 2:
+                (ox, oy), (ax, ay) = chain[-2], chain[-1]
+                if (ax - ox) * (py - oy) - (ay - oy) * (px - ox) > 0:
+                    break
+                chain.pop()
+            chain.append(p)
+        chains.append(chain[:-1])
+    return chains[0] + chains[1]
 
 
 def _pairs(points: ArrayLike) -> list[tuple[float, float]]:
@@ -238,14 +240,47 @@ def _row_extremes(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int64], NDArray[n
 
 def _mask_hull(mask: NDArray[np.bool_], corners: bool) -> list[tuple[float, float]]:
     """Hull of the region's centres (or corners) in doubled integer indices ``(2c, 2r)``."""
-    rows, first, last = _row_extremes(mask)
+    return _extremes_hull(*_row_extremes(mask), corners)
+
+
+def _extremes_hull(
+    rows: NDArray[np.int64], first: NDArray[np.int64], last: NDArray[np.int64], corners: bool
+) -> list[tuple[float, float]]:
+    """Hull, in doubled integer indices, of a region given by its rows and each row's first and last column.
+
+    The row extremes form a left and a right chain ordered by row; points that cannot be hull vertices are
+    pruned from each chain with vectorised passes before the exact monotone chain (:func:`_hull`) runs on the
+    rest, so the hull is the same, only found faster."""
     if corners:
-        xs = np.concatenate([2 * first - 1, 2 * first - 1, 2 * last + 1, 2 * last + 1])
-        ys = np.concatenate([2 * rows - 1, 2 * rows + 1, 2 * rows - 1, 2 * rows + 1])
+        ys = np.stack([2 * rows - 1, 2 * rows + 1], axis=1).ravel()
+        left, right = np.repeat(2 * first - 1, 2), np.repeat(2 * last + 1, 2)
     else:
-        xs = np.concatenate([2 * first, 2 * last])
-        ys = np.concatenate([2 * rows, 2 * rows])
-    return _hull(zip(xs.tolist(), ys.tolist(), strict=True))
+        ys, left, right = 2 * rows, 2 * first, 2 * last
+    keep_left, keep_right = _chain_candidates(left, ys, 1), _chain_candidates(right, ys, -1)
+    xs = np.concatenate([left[keep_left], right[keep_right]])
+    return _hull(zip(xs.tolist(), np.concatenate([ys[keep_left], ys[keep_right]]).tolist(), strict=True))
+
+
+_PRUNE_PASSES = 24
+
+
+def _chain_candidates(xs: NDArray[np.int64], ys: NDArray[np.int64], side: int) -> NDArray[np.intp]:
+    """Indices of the points of a chain (``ys`` non-decreasing, one point per row end; ``side`` 1 for the
+    left ends, -1 for the right ends) that may be hull vertices. A point not strictly outside the segment
+    joining its chain neighbours lies in the hull of them and of the other end of its row (same ``y``, on
+    its inner side), so it is no hull vertex of the region; any number of such points may go at once."""
+    idx = np.arange(xs.size)
+    for _ in range(_PRUNE_PASSES):
+        if idx.size < 3:
+            break
+        px, py = xs[idx], ys[idx]
+        dx, dy = px[2:] - px[:-2], py[2:] - py[:-2]
+        ex, ey = px[1:-1] - px[:-2], py[1:-1] - py[:-2]
+        outside = side * (dx * ey - dy * ex) > 0
+        if outside.all():
+            break
+        idx = idx[np.concatenate(([True], outside, [True]))]
+    return idx
 
 
 def _spacing(spacing: Sequence[float]) -> tuple[float, float]:
@@ -322,10 +357,28 @@ def volume_diameters(
     return Diameters(la, mask_short_axis(v[k], direction, spacing, corners), slice_index=k)
 
 
+def label_long_axes(labels: ArrayLike, spacing: Sequence[float] = (1.0, 1.0), corners: bool = False) -> dict[int, Axis]:
+    """Long axis of every non-zero label of a 2-D label image, in one vectorised pass over its pixels (row
+    extremes of all labels at once, then hull and calipers per label); equal to ``mask_long_axis(labels ==
+    k, spacing, corners)`` for every label ``k``."""
+    lab = np.asarray(labels)
+    if lab.ndim != 2 or not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError("labels must be a 2-D integer image")
+    sr, sc = _spacing(spacing)
+    out: dict[int, Axis] = {}
+    for label, rows, first, last in _label_row_extremes(lab):
+        hull = _extremes_hull(rows, first, last, corners)
+        i, j = _calipers(hull, sc, sr)
+        out[label] = _axis((hull[i][0] * sc / 2, hull[i][1] * sr / 2), (hull[j][0] * sc / 2, hull[j][1] * sr / 2))
+    return out
+
+
 def label_diameters(
     labels: ArrayLike, spacing: Sequence[float] = (1.0, 1.0), corners: bool = False
 ) -> dict[int, Diameters]:
     """Diameters of every non-zero label of a 2-D label image (each label cropped to its bounding box)."""
+    from scipy import ndimage  # imported here: a sixth of a second that mask readers do not need
+
     lab = np.asarray(labels)
     if not np.issubdtype(lab.dtype, np.integer):
         raise ValueError("labels must be integers")
@@ -342,3 +395,114 @@ def label_diameters(
 
         out[idx] = Diameters(shift(d.long_axis), shift(d.short_axis))
     return out
+
+
+# ------------------------------------------------------------------ scikit-image's Feret diameter convention
+
+
+def _lattice_spans(
+    hull: Sequence[tuple[float, float]], axis: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """For a convex polygon in doubled integer coordinates (counter-clockwise, at least one vertex): every
+    pixel line ``2 k`` of the other axis that holds a pixel index ``i`` (doubled coordinate ``2 i``) inside or
+    on the polygon, with the first and last such ``i``: ``(k, first, last)``. Exact integer arithmetic (ceil and
+    floor commute with the min and max over the edges crossing a line)."""
+    v = np.asarray(hull, dtype=np.int64).reshape(-1, 2)
+    w = np.roll(v, -1, axis=0)
+    p0, p1, q0, q1 = v[:, axis], v[:, 1 - axis], w[:, axis], w[:, 1 - axis]
+    lo, hi = np.minimum(p1, q1), np.maximum(p1, q1)
+    start = lo + (lo % 2)
+    count = np.maximum(0, (hi - start) // 2 + 1)
+    edge = np.repeat(np.arange(v.shape[0]), count)
+    line = np.repeat(start, count) + 2 * (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
+    flat = p1[edge] == q1[edge]  # an edge along the line: both its ends
+    den = np.where(flat, 1, q1[edge] - p1[edge])
+    num = np.where(flat, 0, p0[edge] * den + (line - p1[edge]) * (q0[edge] - p0[edge]))
+    sign = np.sign(den)
+    num_lo = np.where(flat, np.minimum(p0[edge], q0[edge]), num * sign)
+    num_hi = np.where(flat, np.maximum(p0[edge], q0[edge]), num * sign)
+    den = den * sign
+    first = -((-num_lo) // (2 * den))  # ceil(x / 2)
+    last = num_hi // (2 * den)  # floor(x / 2)
+    k = line // 2
+    order = np.argsort(k, kind="stable")
+    k, first, last = k[order], first[order], last[order]
+    bounds = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ks, firsts, lasts = k[bounds], np.minimum.reduceat(first, bounds), np.maximum.reduceat(last, bounds)
+    keep = firsts <= lasts
+    return ks[keep], firsts[keep], lasts[keep]
+
+
+_DIAMOND_EDGES = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.int64)  # from (0, -1), by angle
+
+
+def _plus_diamond(hull: Sequence[tuple[float, float]]) -> NDArray[np.int64]:
+    """Vertices of the Minkowski sum of a convex polygon (doubled integer coordinates, counter-clockwise as
+    :func:`_hull` gives it) and the diamond of the four pixel-edge midpoints, by merging the edge directions
+    (collinear vertices may remain; exact)."""
+    v = np.asarray(hull, dtype=np.int64).reshape(-1, 2)
+    start = int(np.lexsort((v[:, 0], v[:, 1]))[0])  # lowest, then leftmost vertex
+    v = np.roll(v, -start, axis=0)
+    edges = np.concatenate([np.roll(v, -1, axis=0) - v if len(v) > 1 else np.zeros((0, 2), np.int64), _DIAMOND_EDGES])
+    angle = np.mod(np.arctan2(edges[:, 1], edges[:, 0]), 2 * np.pi)
+    order = np.argsort(angle, kind="stable")
+    return v[0] + np.array([0, -1]) + np.concatenate([np.zeros((1, 2), np.int64), np.cumsum(edges[order], axis=0)[:-1]])
+
+
+def _feret(rows: NDArray[np.int64], first: NDArray[np.int64], last: NDArray[np.int64], sr: float, sc: float) -> Axis:
+    centres = _extremes_hull(rows, first, last, corners=False)
+    edges = [(int(x), int(y)) for x, y in _plus_diamond(centres).tolist()]
+    rows_h, left, right = _lattice_spans(edges, 0)  # rows of the convex hull image and their x extent
+    cols, top, bottom = _lattice_spans(edges, 1)  # its columns and their y extent
+    keep = [_chain_candidates(x, 2 * rows_h, s) for x, s in ((2 * left - 1, 1), (2 * right + 1, -1))]
+    keep += [_chain_candidates(y, 2 * cols, s) for y, s in ((2 * top - 1, 1), (2 * bottom + 1, -1))]
+    xs = np.concatenate([(2 * left - 1)[keep[0]], (2 * right + 1)[keep[1]], (2 * cols)[keep[2]], (2 * cols)[keep[3]]])
+    ys = np.concatenate(
+        [(2 * rows_h)[keep[0]], (2 * rows_h)[keep[1]], (2 * top - 1)[keep[2]], (2 * bottom + 1)[keep[3]]]
+    )
+    hull = _hull(zip(xs.tolist(), ys.tolist(), strict=True))
+    i, j = _calipers(hull, sc, sr)
+    return _axis((hull[i][0] * sc / 2, hull[i][1] * sr / 2), (hull[j][0] * sc / 2, hull[j][1] * sr / 2))
+
+
+def feret_diameter(mask: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> Axis:
+    """Maximum Feret diameter of a 2-D mask as scikit-image's ``regionprops(...).feret_diameter_max`` defines
+    it (skimage 0.26, ``_regionprops.py``): the largest distance between points of the 0.5 iso-contour
+    (marching squares) of the region's convex hull image, where the convex hull image holds every pixel whose
+    centre lies in or on the convex hull of the midpoints of the region's pixel edges (``convex_hull_image``
+    with its defaults). For a binary image those contour points are the midpoints between a pixel of the
+    convex hull image and a 4-neighbour outside it. Not irrecist's long axis convention (pixel centres or
+    corners); here to compare with scikit-image exactly. Exact integer geometry on doubled pixel indices."""
+    m = np.asarray(mask, dtype=bool)
+    sr, sc = _spacing(spacing)
+    if not m.any():
+        raise ValueError("empty mask")
+    return _feret(*_row_extremes(m), sr, sc)
+
+
+def _label_row_extremes(
+    lab: NDArray[Any],
+) -> list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]]:
+    """(label, rows, first column, last column) of every non-zero label of a 2-D image, in one pass."""
+    flat = lab.ravel()
+    idx = np.flatnonzero(flat != 0)  # on a boolean array: several times faster than on integers
+    if idx.size == 0:
+        return []
+    order = np.argsort(flat[idx], kind="stable")  # by label; row-major order kept within each label
+    idx = idx[order]
+    values = flat[idx].astype(np.int64)
+    rows, cols = np.divmod(idx.astype(np.int64), lab.shape[1])
+    starts = np.flatnonzero(np.r_[True, (values[1:] != values[:-1]) | (rows[1:] != rows[:-1])])
+    ends = np.r_[starts[1:], idx.size] - 1
+    g_label, g_row, first, last = values[starts], rows[starts], cols[starts], cols[ends]
+    bounds = np.r_[np.flatnonzero(np.r_[True, g_label[1:] != g_label[:-1]]), g_label.size].tolist()
+    return [(int(g_label[a]), g_row[a:b], first[a:b], last[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def label_feret_diameters(labels: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> dict[int, Axis]:
+    """:func:`feret_diameter` of every non-zero label of a 2-D label image, row extremes found in one pass."""
+    lab = np.asarray(labels)
+    if lab.ndim != 2 or not np.issubdtype(lab.dtype, np.integer):
+        raise ValueError("labels must be a 2-D integer image")
+    sr, sc = _spacing(spacing)
+    return {label: _feret(rows, first, last, sr, sc) for label, rows, first, last in _label_row_extremes(lab)}

@@ -202,3 +202,51 @@ def test_label_image_fast_and_consistent() -> None:
             whole = g.mask_diameters(labels == k, (0.7, 0.7))
             assert out[k].long_axis_mm == pytest.approx(whole.long_axis_mm, abs=1e-9)
             assert out[k].short_axis_mm == pytest.approx(whole.short_axis_mm, abs=1e-9)
+
+
+# ------------------------------------------------------------------ issue 6: vectorised and compared routines
+
+labels_2d = arrays(np.int16, st.tuples(st.integers(1, 16), st.integers(1, 16)), elements=st.integers(-2, 4))
+
+
+@SETTINGS
+@given(labels=labels_2d, spacing=spacings, corners=st.booleans())
+def test_label_long_axes_equal_mask_long_axis(labels: NDArray[np.int16], spacing: tuple[float, float],
+                                              corners: bool) -> None:
+    got = g.label_long_axes(labels, spacing, corners)
+    want = {int(k): g.mask_long_axis(labels == k, spacing, corners) for k in np.unique(labels) if k != 0}
+    assert got == want
+
+
+@SETTINGS
+@given(mask=masks, corners=st.booleans())
+def test_pruned_hull_is_the_full_hull(mask: NDArray[np.bool_], corners: bool) -> None:
+    """Pruning row ends before the monotone chain never changes the hull (vertices and their order)."""
+    rows, first, last = g._row_extremes(mask)
+    if corners:
+        xs = np.concatenate([2 * first - 1, 2 * first - 1, 2 * last + 1, 2 * last + 1])
+        ys = np.concatenate([2 * rows - 1, 2 * rows + 1, 2 * rows - 1, 2 * rows + 1])
+    else:
+        xs, ys = np.concatenate([2 * first, 2 * last]), np.concatenate([2 * rows, 2 * rows])
+    assert g._extremes_hull(rows, first, last, corners) == g._hull(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+@SETTINGS
+@given(mask=masks, spacing=spacings)
+def test_feret_diameter_is_scikit_images(mask: NDArray[np.bool_], spacing: tuple[float, float]) -> None:
+    """scikit-image's regionprops feret_diameter_max (0.5 iso-contour of the convex hull image), exactly."""
+    import warnings
+
+    from skimage.measure import regionprops
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = regionprops(mask.astype(np.uint8), spacing=spacing)[0].feret_diameter_max
+    assert g.feret_diameter(mask, spacing).length_mm == pytest.approx(want, abs=1e-9)
+
+
+@SETTINGS
+@given(labels=labels_2d, spacing=spacings)
+def test_label_feret_diameters_equal_feret_diameter(labels: NDArray[np.int16], spacing: tuple[float, float]) -> None:
+    got = g.label_feret_diameters(labels, spacing)
+    assert got == {int(k): g.feret_diameter(labels == k, spacing) for k in np.unique(labels) if k != 0}

@@ -1,0 +1,35 @@
+"""Smoke tests of the benchmark scripts at tiny sizes: they run and print their ratios (no timing asserted)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+
+from benchmarks import bench_diameters, bench_extract, bench_scoring
+
+
+def test_bench_scoring_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["bench_scoring", "--subjects", "20", "--repeat", "1"])
+    bench_scoring.main()
+    assert re.search(r"ratio: [0-9.]+x", capsys.readouterr().out)
+
+
+def test_bench_extract_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_extract.main(["--files", "50", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"extract / dcmread: [0-9.]+x", out) and re.search(r"header-only read: [0-9.]+x", out)
+
+
+def test_bench_extract_seg_workload_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_extract.main(["--seg-workload", "3", "--seg-size", "64", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"speedup [0-9.]+x", out) and re.search(r"2 processes vs 1, same run: [0-9.]+x", out)
+
+
+def test_bench_diameters_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    bench_diameters.main(["--shape", "12", "96", "96", "--lesions", "4", "--repeat", "1"])
+    out = capsys.readouterr().out
+    assert re.search(r"label_feret_diameters .* [0-9.]+x faster .* max \|difference\| ", out)
+    assert re.search(r"label_long_axes .* [0-9.]+x faster", out)
