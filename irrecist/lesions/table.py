@@ -50,14 +50,21 @@ def read_subject_table(path: Path) -> tuple[dict[str, SubjectInfo], list[str]]:
     """The optional subject table (spec/lesion-table.md). Returns infos and located error messages for
     rows that could not be used (those subjects are scored without reference dates)."""
     df, offset = read_frame(path)
+    return subject_infos(df, str(path), offset)
+
+
+def subject_infos(df: pd.DataFrame, source: str, offset: int) -> tuple[dict[str, SubjectInfo], list[str]]:
+    """The subject table as a frame of text cells (``read_frame``); ``offset`` turns a 0-based frame index
+    into the row number of ``source`` in messages."""
     if "subject_id" not in df.columns:
         raise InputError(
-            f"{path}: missing required column subject_id; a subject table has the columns {', '.join(SUBJECT_COLUMNS)}"
+            f"{source}: missing required column subject_id; a subject table has the columns "
+            f"{', '.join(SUBJECT_COLUMNS)}"
         )
     infos: dict[str, SubjectInfo] = {}
     problems: list[str] = []
     for i, row in enumerate(df.to_dict("records")):
-        where = f"{path} row {i + offset}"
+        where = f"{source} row {i + offset}"
         sid = str(row.get("subject_id", "")).strip()
         if not sid:
             problems.append(f"{where}: subject_id is empty; row ignored")
