@@ -11,11 +11,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from irrecist import __version__
 from irrecist.errors import ConfigError, InputError
 from irrecist.rules.config import load_protocol, option_docs, parse_set_args, profile
+
+if TYPE_CHECKING:
+    from irrecist.pseudonym import Pseudonymizer
 
 USAGE_ERROR = 2
 
@@ -49,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="annotation table merged onto what DICOM provides (lesion table or label mapping)",
     )
     sc.add_argument("--workers", type=int, default=1, help="processes for reading DICOM (default 1)")
+    sc.add_argument("--dask", metavar="ADDRESS", help="read DICOM on this dask.distributed scheduler (irrecist[dask])")
+    _privacy_options(sc, "a subject with a warning is not scored")
+    sc.add_argument("--xpt", action="store_true", help="also write the CDISC tables as SAS transport v5 (.xpt)")
+    sc.add_argument("--parquet", action="store_true", help="also write every table as Parquet beside its CSV")
+    sc.add_argument("--no-report", action="store_true", help="do not write plots/ and report.html")
 
     ex = sub.add_parser("extract", help="read DICOM studies and annotations into a lesion table for review")
     ex.add_argument("inputs", nargs="+", type=Path, help="folders or files (DICOM, AIM, Slicer, tables)")
@@ -56,14 +64,35 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--annotations", type=Path, action="append", default=[], help="annotation table to merge")
     ex.add_argument("--mapping", type=Path, help="lesion label or timepoint mapping table")
     ex.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    ex.add_argument("--dask", metavar="ADDRESS", help="read DICOM on this dask.distributed scheduler (irrecist[dask])")
+    _privacy_options(ex, "the lesion table is still written whole")
 
     ve = sub.add_parser("verify", help="run reference cases and report pass/fail")
     ve.add_argument("cases", type=Path, help="folder of case JSON files")
     ve.add_argument("--json", action="store_true", help="print a JSON array of results")
 
+    rp = sub.add_parser("report", help="(re)write plots/ and report.html from a finished run's output folder")
+    rp.add_argument("folder", type=Path, help="output folder of `irrecist score` (timepoints.csv, subjects.csv, ...)")
+
     op = sub.add_parser("options", help="list every option with its default per criterion")
     op.add_argument("--criterion", default="irrecist", choices=["irrecist", "recist1.1"])
     return parser
+
+
+def _privacy_options(parser: argparse.ArgumentParser, strict_effect: str) -> None:
+    parser.add_argument("--strict", action="store_true", help=f"every warning is an error ({strict_effect}; exit 1)")
+    parser.add_argument(
+        "--pseudonymize",
+        metavar="SECRET",
+        help="replace subject ids in every output by HMAC-SHA256(SECRET, id), 16 hex digits; env:NAME reads the "
+        "secret from the environment variable NAME",
+    )
+
+
+def _pseudonymizer(args: argparse.Namespace) -> Pseudonymizer | None:
+    from irrecist.pseudonym import Pseudonymizer
+
+    return Pseudonymizer.from_secret(args.pseudonymize) if args.pseudonymize is not None else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_verify(args)
         if args.command == "extract":
             return cmd_extract(args)
+        if args.command == "report":
+            return cmd_report(args)
         return cmd_options(args)
     except ConfigError as exc:
         print(f"irrecist: {exc}", file=sys.stderr)
@@ -99,9 +130,28 @@ def cmd_score(args: argparse.Namespace) -> int:
         if not p.exists():
             print(f"irrecist: {p}: no such file or folder", file=sys.stderr)
             return USAGE_ERROR
-    run = score_paths(args.inputs, configs, args.subjects, args.annotations, args.workers)
-    summary = write_run(run, args.out, exclude_ineligible=args.exclude_ineligible, orr_at=args.orr_at)
+    run = score_paths(
+        args.inputs,
+        configs,
+        args.subjects,
+        args.annotations,
+        args.workers,
+        pseudonym=_pseudonymizer(args),
+        strict=args.strict,
+        dask=args.dask,
+    )
+    summary = write_run(
+        run,
+        args.out,
+        exclude_ineligible=args.exclude_ineligible,
+        orr_at=args.orr_at,
+        xpt=args.xpt,
+        parquet=args.parquet,
+        report=not args.no_report,
+    )
     print_summary(summary, args.out)
+    if not args.no_report:
+        print(f"report: {args.out / 'report.html'} (plots in {args.out / 'plots'})")
     return 0 if run.complete else 1
 
 
@@ -145,7 +195,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
         if not p.exists():
             print(f"irrecist: {p}: no such file or folder", file=sys.stderr)
             return USAGE_ERROR
-    ex = extract_paths(args.inputs, args.annotations, args.mapping, workers=args.workers)
+    pseudonym = _pseudonymizer(args)
+    ex = extract_paths(args.inputs, args.annotations, args.mapping, workers=args.workers, dask=args.dask)
+    if pseudonym is not None:
+        from irrecist.pseudonym import pseudonymize_extraction
+
+        ex = pseudonymize_extraction(ex, pseudonym)
+    if args.strict:
+        from irrecist.strict import strict_problems
+
+        ex.problems = strict_problems(ex.problems)
     written = write_extraction(ex, args.out)
     subjects = ex.lesions["subject_id"].nunique() if len(ex.lesions) else 0
     errors = sum(1 for p in ex.problems if p.level.value == "error")
@@ -154,6 +213,18 @@ def cmd_extract(args: argparse.Namespace) -> int:
     print(f"errors: {errors}, warnings: {warnings}")
     print("written: " + ", ".join(str(p) for p in written.values()))
     return 1 if errors else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from irrecist.report import write_report
+
+    try:
+        path = write_report(args.folder)
+    except InputError as exc:  # not a finished run's folder: a usage error
+        print(f"irrecist: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"written: {path} (plots in {args.folder / 'plots'})")
+    return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -22,10 +22,15 @@ class Collected:
     frames: list[tuple[pd.DataFrame, str, int]] = field(default_factory=list)
     info: dict[str, SubjectInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)  # subject ids met in DICOM and annotations (pseudonymization)
 
 
 def collect_tables(
-    paths: Sequence[Path], subjects_table: Path | None = None, annotations: Sequence[Path] = (), workers: int = 1
+    paths: Sequence[Path],
+    subjects_table: Path | None = None,
+    annotations: Sequence[Path] = (),
+    workers: int = 1,
+    dask: str | None = None,
 ) -> Collected:
     """Lesion tables among ``paths``: a table file given by name is scored as it is; folders and other files
     go through the study index and the readers (``irrecist.extract``), with the tables found beside them and
@@ -46,8 +51,9 @@ def collect_tables(
     if others:
         from irrecist.extract import extract_paths
 
-        ex = extract_paths(others, annotations, workers=workers)
+        ex = extract_paths(others, annotations, workers=workers, dask=dask)
         got.problems.extend(ex.problems)
+        got.seen_ids |= ex.seen_ids
         if len(ex.lesions):
             names = ", ".join(str(p) for p in others)
             got.frames.append((ex.lesions, f"lesion table extracted from {names}", 2))

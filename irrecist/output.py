@@ -50,6 +50,11 @@ def _cat(value: str | None, ir: bool) -> str:
     return value
 
 
+category_label = _cat
+"""Public name of ``_cat``: a target / non-target category in the criterion's spelling (``irPR``, ``NON-CR/NON-PD``;
+empty for ``NONE``). Used by ``irrecist.cdisc``."""
+
+
 def timepoint_rows(s: SubjectScore) -> list[dict[str, Any]]:
     cfg = s.config
     ir = cfg.name == "irrecist"
@@ -127,13 +132,21 @@ def summary(run: ScoreRun, *, exclude_ineligible: bool = False, orr_at: str | No
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
+    """Write through a temporary file in the same folder, then rename over ``path``. The file gets the
+    permissions of a normally created file (``mkstemp`` would leave it readable by its owner only)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -145,13 +158,29 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def write_run(
-    run: ScoreRun, out: Path, *, exclude_ineligible: bool = False, orr_at: str | None = None
+    run: ScoreRun,
+    out: Path,
+    *,
+    exclude_ineligible: bool = False,
+    orr_at: str | None = None,
+    xpt: bool = False,
+    parquet: bool = False,
+    report: bool = True,
 ) -> dict[str, Any]:
-    """Write timepoints.csv, subjects.csv, summary.json and errors.csv into ``out``; returns the summary."""
+    """Write timepoints.csv, subjects.csv, summary.json, errors.csv and the CDISC tables (``cdisc/``; SAS
+    transport copies with ``xpt``, Parquet copies of every table with ``parquet``) into ``out``, then the
+    plots and report.html unless ``report`` is false; returns the summary."""
     write_csv(timepoints_frame(run), out / "timepoints.csv")
     write_csv(subjects_frame(run), out / "subjects.csv")
     write_csv(errors_frame(run), out / "errors.csv")
     summ = summary(run, exclude_ineligible=exclude_ineligible, orr_at=orr_at)
     text = json.dumps(summ, indent=2, sort_keys=False) + "\n"
     atomic_write(out / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))
+    from irrecist.cdisc import write_extras  # imports this module
+
+    write_extras(run, out, xpt=xpt, parquet=parquet)
+    if report:  # plots/ and report.html, built from the tables just written
+        from irrecist.report import write_report  # imports this module
+
+        write_report(out)
     return summ

@@ -19,6 +19,8 @@ from irrecist.errors import InputError, Level, Problem
 from irrecist.inputs import collect_tables
 from irrecist.lesion_table import Subjects, build_subjects
 from irrecist.model import SubjectInfo, SubjectRecord
+from irrecist.progress import progress
+from irrecist.pseudonym import Pseudonymizer, pseudonymize_collected
 from irrecist.rules.config import CriterionConfig, profile, protocol_options, with_options
 from irrecist.rules.subject import SubjectScore, score_subject
 
@@ -66,7 +68,7 @@ def make_configs(
 
 def score_subjects(subjects: Subjects, config: CriterionConfig) -> CriterionRun:
     run = CriterionRun(config, failed=dict(subjects.failed))
-    for rec in subjects.records:
+    for rec in progress(subjects.records, desc=f"scoring ({config.name})", unit="subject"):
         try:
             run.scores.append(score_subject(rec, config))
             run.records.append(rec)
@@ -147,10 +149,25 @@ def score_paths(
     subjects_table: Path | None = None,
     annotations: Sequence[Path] = (),
     workers: int = 1,
+    *,
+    pseudonym: Pseudonymizer | None = None,
+    strict: bool = False,
+    dask: str | None = None,
 ) -> ScoreRun:
     """Collect lesion tables from files and folders (``irrecist.inputs.collect_tables``: tables as they are,
-    DICOM and annotations through the readers) and score them; the collection's problems come first."""
-    collected = collect_tables(paths, subjects_table, annotations, workers)
+    DICOM and annotations through the readers) and score them; the collection's problems come first.
+
+    ``pseudonym`` replaces subject ids in the collected inputs, before anything is built from them
+    (``irrecist.pseudonym``); ``strict`` turns warnings into errors and leaves out the subjects they name
+    (``irrecist.strict``). ``workers`` processes, or the dask.distributed scheduler at ``dask``, read the DICOM
+    objects (``irrecist.distributed``); scoring stays here."""
+    collected = collect_tables(paths, subjects_table, annotations, workers, dask)
+    if pseudonym is not None:
+        collected = pseudonymize_collected(collected, pseudonym)
     run = score_frames(collected.frames, configs, collected.info)
     run.problems[:0] = collected.problems
+    if strict:
+        from irrecist.strict import strict_run  # imports this module
+
+        run = strict_run(run)
     return run

@@ -190,3 +190,18 @@ def test_options_lists_documented_options(capsys: pytest.CaptureFixture[str]) ->
     code, text, _ = run(["options", "--criterion", "recist1.1"], capsys)
     assert code == 0
     assert "pd_min_increase_pct = 20" in text and "RECIST 1.1 section 4.3.1" in text
+
+
+def test_outputs_get_normal_file_permissions(table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Atomic writes go through mkstemp (mode 0600); the finished files get 0666 minus the umask."""
+    import os
+    import stat
+
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        assert run(["score", str(table), "--out", str(out), "--no-report"], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    for name in ("timepoints.csv", "subjects.csv", "summary.json", "errors.csv", "cdisc/tr.csv"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
