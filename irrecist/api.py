@@ -17,7 +17,7 @@ import pandas as pd
 
 from irrecist.cdisc import cdisc_frames, write_cdisc
 from irrecist.errors import ConfigError, InputError, Level, Problem
-from irrecist.inputs import collect_tables
+from irrecist.inputs import collect_tables, require_tables
 from irrecist.lesions.table import subject_infos
 from irrecist.output import errors_frame, subjects_frame, summary, timepoints_frame, write_run
 from irrecist.rules.config import load_protocol
@@ -142,7 +142,7 @@ def score(
         paths = _paths(table_or_paths)
         extra = [Path(a) for a in annotations]
         if isinstance(subjects, pd.DataFrame):
-            collected = collect_tables(paths, None, extra, workers)
+            collected = require_tables(collect_tables(paths, None, extra, workers))
             collected.info, problems = _subject_table(subjects)
             run = score_frames(collected.frames, configs, collected.info)
             run.problems[:0] = problems + collected.problems

@@ -57,6 +57,12 @@ def collect_tables(
         if len(ex.lesions):
             names = ", ".join(str(p) for p in others)
             got.frames.append((ex.lesions, f"lesion table extracted from {names}", 2))
+    return got
+
+
+def require_tables(got: Collected) -> Collected:
+    """Raise when nothing scorable was found, quoting the first error (call after any pseudonymization, so
+    the message carries the same ids as the outputs)."""
     if not got.frames:
         first = next((p.message for p in got.problems if p.level is Level.ERROR), "no lesion found")
         raise InputError(f"nothing to score: {first}")

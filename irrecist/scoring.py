@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from irrecist.errors import InputError, Level, Problem
-from irrecist.inputs import collect_tables
+from irrecist.inputs import collect_tables, require_tables
 from irrecist.lesion_table import Subjects, build_subjects
 from irrecist.model import SubjectInfo, SubjectRecord
 from irrecist.progress import progress
@@ -164,6 +164,7 @@ def score_paths(
     collected = collect_tables(paths, subjects_table, annotations, workers, dask)
     if pseudonym is not None:
         collected = pseudonymize_collected(collected, pseudonym)
+    require_tables(collected)
     run = score_frames(collected.frames, configs, collected.info)
     run.problems[:0] = collected.problems
     if strict:

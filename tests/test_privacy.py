@@ -155,3 +155,19 @@ def test_table_input_is_pseudonymized_with_its_subject_table(tmp_path: Path) -> 
     tp = pd.read_csv(out / "timepoints.csv", dtype=str, keep_default_na=False)
     assert set(tp.subject_id) == {expected("SUBJ-9")}  # stripped like the engine strips it
     assert list(tp.study_day) == ["8", "64"]  # the subject table's dates were joined under the pseudonym
+
+
+def test_nothing_to_score_message_is_pseudonymized(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """When nothing can be scored, the message quoting the first error carries pseudonyms too."""
+    from irrecist_cli.main import main
+
+    lesions = tmp_path / "lesions.csv"
+    lesions.write_text("subject_id,date\nRAW-ID-1,2024-01-01\n")  # no timepoint / lesion_id: rejected
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text("subject_id,treatment_start_date\nRAW-ID-1,2024-01-01\nRAW-ID-1,2024-01-02\n")
+    code = main(["score", str(lesions), "--subjects", str(subjects), "--out", str(tmp_path / "out"),
+                 "--pseudonymize", "s3cret"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "nothing to score" in err and "appears twice" in err
+    assert "RAW-ID-1" not in err
