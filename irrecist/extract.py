@@ -45,6 +45,7 @@ from irrecist.lesion_table import check_columns
 from irrecist.lesions.base import ReadResult
 from irrecist.lesions.registry import PR_CLASSES, SR_CLASSES, Registry, default_registry
 from irrecist.lesions.table import read_frame
+from irrecist.progress import progress
 
 ISSUE_COLUMNS = ["level", "source", "subject_id", "lesion_id", "message"]
 SAME_MM = 0.01  # two stored values closer than this are the same measurement
@@ -144,7 +145,7 @@ def _read_all(
     task per study, results in the order of ``recs`` whatever ran them."""
     batches = study_batches(recs)
     if dask is None and (workers <= 1 or len(batches) < 2):
-        return [_read_one(registry, r) for r in recs]
+        return [_read_one(registry, r) for r in progress(recs, desc="reading", unit="object")]
     jobs = [[recs[i] for i in batch] for batch in batches]
     if dask is not None:
         from irrecist.distributed import map_batches
@@ -152,7 +153,7 @@ def _read_all(
         done = map_batches(dask, read_batch, spec, jobs)
     else:
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=pool_context()) as pool:
-            done = list(pool.map(read_batch, [spec] * len(jobs), jobs))
+            done = list(progress(pool.map(read_batch, [spec] * len(jobs), jobs), len(jobs), "reading", unit="study"))
     out: list[ReadOut | None] = [None] * len(recs)
     for batch, results in zip(batches, done, strict=True):
         for i, result in zip(batch, results, strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -60,3 +61,18 @@ def test_closed_stream_counts_as_no_terminal() -> None:
     stream = io.StringIO()
     stream.close()
     assert bar_enabled(stream) is False
+
+
+@pytest.mark.parametrize("forced", ["1", "0"])
+def test_extract_and_score_draw_their_bars_only_when_enabled(
+    forced: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The readers' loop (``extract``) and the scoring loop show a bar when enabled and nothing otherwise."""
+    from irrecist_cli.main import main
+
+    demo = Path(__file__).resolve().parent.parent / "test_images" / "DEMO-001"
+    monkeypatch.setenv(ENV, forced)
+    assert main(["score", str(demo), "--out", str(tmp_path / "out"), "--no-report"]) == 0
+    err = capsys.readouterr().err
+    assert ("reading" in err and "scoring (irrecist)" in err) is (forced == "1")
+    assert ("reading" in err or "scoring" in err) is (forced == "1")
