@@ -107,6 +107,8 @@ def _score_frames(
 ) -> ScoreRun:
     run = ScoreRun()
     frames = list(frames)
+    if not frames:
+        raise InputError("nothing to score: no lesion table was given")
     if len(frames) == 1:
         df, source, offset = frames[0]
     else:

@@ -224,3 +224,18 @@ def test_a_column_named_like_an_internal_one_is_just_data(tmp_path: Path) -> Non
     errors = pd.read_csv(out / "errors.csv", dtype=str, keep_default_na=False)
     (line,) = errors.itertuples()
     assert line.source.endswith("lesions.csv row 3") and "subject_id is empty" in line.message
+
+
+def test_empty_table_file_is_an_irrecist_error(tmp_path: Path) -> None:
+    """An empty file gives no lesion table: collecting reports it, scoring says there is nothing to score
+    (found by fuzzing after the 'nothing to score' check moved behind pseudonymization)."""
+    from irrecist.errors import InputError
+    from irrecist.inputs import collect_tables
+    from irrecist.scoring import make_configs, score_frames
+
+    path = tmp_path / "lesions.csv"
+    path.write_bytes(b"")
+    got = collect_tables([path])
+    assert not got.frames and any(str(path) in p.source for p in got.problems)
+    with pytest.raises(InputError, match="nothing to score"):
+        score_frames(got.frames, make_configs(["irrecist"]), got.info)
