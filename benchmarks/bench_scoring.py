@@ -42,11 +42,29 @@ def report_seconds(out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def curve(sizes: list[int]) -> None:
+    """Scaling curve: time per 1,000 subjects at each size (linear growth keeps it flat), with the floor
+    measured on the same file; sizes run in a fresh temporary folder each, smallest first."""
+    print("subjects  rows       floor s  score s  ratio  s per 1k subjects")
+    for n in sorted(sizes):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "trial.csv"
+            df = make_table(n)
+            df.to_csv(path, index=False)
+            floor = floor_seconds(path)
+            score = score_seconds(path, Path(tmp) / "out")
+            print(f"{n:<9} {len(df):<10} {floor:<8.2f} {score:<8.2f} {score / floor:<6.1f} {score / n * 1000:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subjects", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--curve", help="comma-separated subject counts, e.g. 1000,5000,20000,100000")
     args = ap.parse_args()
+    if args.curve:
+        curve([int(x) for x in args.curve.split(",")])
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "trial.csv"
         df = make_table(args.subjects)

@@ -16,6 +16,13 @@ def test_bench_scoring_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     assert re.search(r"ratio: [0-9.]+x", capsys.readouterr().out)
 
 
+def test_bench_scoring_curve_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "argv", ["bench_scoring", "--curve", "10,20"])
+    bench_scoring.main()
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert [r[0] for r in rows] == ["10", "20"] and all(float(r[5]) > 0 for r in rows)
+
+
 def test_bench_extract_runs(capsys: pytest.CaptureFixture[str]) -> None:
     bench_extract.main(["--files", "50", "--repeat", "1"])
     out = capsys.readouterr().out
