@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,35 +87,18 @@ def read_lesion_map(path: Path) -> tuple[LesionMap, list[Problem]]:
         where = f"{path} row {i + offset}"
         label, lesion = _text(row.get("label")), _text(row.get("lesion_id"))
         subject = _text(row.get("subject_id"))
+        warning = partial(Problem, Level.WARNING, where, subject, lesion)
         if not label or not lesion:
-            problems.append(
-                Problem(Level.WARNING, where, subject, lesion, message="label or lesion_id is empty: row ignored")
-            )
+            problems.append(warning(message="label or lesion_id is empty: row ignored"))
             continue
         role = _key(row.get("role"))
         if role and role not in ROLES:
-            problems.append(
-                Problem(
-                    Level.WARNING,
-                    where,
-                    subject,
-                    lesion,
-                    message=(f"role is {role!r}; allowed: {', '.join(ROLES)}: role ignored"),
-                )
-            )
+            problems.append(warning(message=f"role is {role!r}; allowed: {', '.join(ROLES)}: role ignored"))
             role = ""
         nodal_text = _text(row.get("nodal"))
         nodal = parse_bool(nodal_text)
         if nodal_text and nodal is None:
-            problems.append(
-                Problem(
-                    Level.WARNING,
-                    where,
-                    subject,
-                    lesion,
-                    message=(f"nodal is {nodal_text!r}; allowed: true, false: nodal ignored"),
-                )
-            )
+            problems.append(warning(message=f"nodal is {nodal_text!r}; allowed: true, false: nodal ignored"))
         out.entries.append(MapEntry(label, lesion, role, _text(row.get("organ")), nodal, subject, where))
     return out, problems
 

@@ -12,6 +12,15 @@ from irrecist.rules.config import CriterionConfig, profile
 from irrecist.rules.subject import SubjectScore, score_subject
 
 START = date(2024, 1, 1)
+AIM_SAMPLES = (
+    "data",
+    "real",
+    "annotation-and-image-markup",
+    "AIMToolkit_v3.0.2_rv11",
+    "examples",
+    "SampleAIMAnnotationsAndImages",
+)
+"""The AIM toolkit's sample annotations and images, below the shared folder (PROVENANCE.md section 1)."""
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -14,15 +14,8 @@ from pydicom.fileset import FileSet
 from irrecist.errors import Level
 from irrecist.index import STUDY_COLUMNS, TimepointMap, build_index, label_assessments, read_timepoint_map
 from tests.conftest import need_shared
+from tests.helpers import AIM_SAMPLES as AIM
 
-AIM = (
-    "data",
-    "real",
-    "annotation-and-image-markup",
-    "AIMToolkit_v3.0.2_rv11",
-    "examples",
-    "SampleAIMAnnotationsAndImages",
-)
 # patient -> (baseline StudyDate, follow-up StudyDate) of the CT slices (PROVENANCE.md section 1)
 DATES = {
     "0022": ("2000-07-01", "2000-08-10"),

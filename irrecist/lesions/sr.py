@@ -28,6 +28,7 @@ from .sr_generic import (
     TRACKING_ID,
     TRACKING_UID,
     SRGroup,
+    SRHeader,
     SRNum,
     children,
     concept_name,
@@ -151,10 +152,15 @@ def read_measurement_report(ds: Dataset, path: str) -> ReadResult:
     doc_timepoint, doc_observer = timepoint_of(doc_items), observer_of(doc_items)
     for group in groups:
         result.rows.extend(group_rows(group, header, doc_timepoint, doc_observer, result.problems))
+    _warn_without_timepoint(result, header, path)
+    return result
+
+
+def _warn_without_timepoint(result: ReadResult, header: SRHeader, path: str) -> None:
+    """Rows were read but no TID 1502 time point context labels them (the study index labels them later)."""
     if result.rows and not any(row["timepoint"] for row in result.rows):
         result.problems.append(header.problem(Level.WARNING, f"{path}: no TID 1502 Time Point Context: "
                                               "timepoint left empty"))
-    return result
 
 
 def _accept_tid1500(ds: Dataset) -> str:
@@ -268,9 +274,7 @@ def read_generic_sr(ds: Dataset, path: str) -> ReadResult:
         result.problems.append(header.problem(Level.WARNING, f"{path}: skipped {text}"))
     if not units:
         result.problems.append(header.problem(Level.WARNING, f"{path}: no NUM length in mm or cm: no rows"))
-    if result.rows and not any(row["timepoint"] for row in result.rows):
-        result.problems.append(header.problem(Level.WARNING, f"{path}: no TID 1502 Time Point Context: "
-                                              "timepoint left empty"))
+    _warn_without_timepoint(result, header, path)
     return result
 
 
