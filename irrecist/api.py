@@ -16,9 +16,8 @@ from typing import Any
 import pandas as pd
 
 from irrecist.cdisc import cdisc_frames, write_cdisc
-from irrecist.errors import ConfigError, InputError, Level, Problem
-from irrecist.inputs import collect_tables, require_tables
-from irrecist.lesions.table import subject_infos
+from irrecist.errors import ConfigError, InputError
+from irrecist.inputs import load_subject_table
 from irrecist.output import errors_frame, subjects_frame, summary, timepoints_frame, write_run
 from irrecist.rules.config import load_protocol
 from irrecist.scoring import ScoreRun, make_configs, score_frames, score_paths
@@ -134,20 +133,17 @@ def score(
     they are in ``result.errors`` (and ``result.complete`` is false), as in ``errors.csv``.
     """
     configs = make_configs([criterion], options, _protocol(protocol))
+    if isinstance(subjects, pd.DataFrame):
+        subject_table: Path | pd.DataFrame | None = as_text(subjects)
+    else:
+        subject_table = Path(subjects) if subjects is not None else None
     if isinstance(table_or_paths, pd.DataFrame):
-        info, problems = _subject_table(subjects)
+        info, problems = load_subject_table(subject_table)
         run = score_frames([(as_text(table_or_paths), FRAME_SOURCE, 0)], configs, info)
         run.problems[:0] = problems
     else:
-        paths = _paths(table_or_paths)
         extra = [Path(a) for a in annotations]
-        if isinstance(subjects, pd.DataFrame):
-            collected = require_tables(collect_tables(paths, None, extra, workers))
-            collected.info, problems = _subject_table(subjects)
-            run = score_frames(collected.frames, configs, collected.info)
-            run.problems[:0] = problems + collected.problems
-        else:
-            run = score_paths(paths, configs, Path(subjects) if subjects is not None else None, extra, workers)
+        run = score_paths(_paths(table_or_paths), configs, subject_table, extra, workers)
     return ScoreResult(
         run=run,
         timepoints=timepoints_frame(run),
@@ -160,17 +156,3 @@ def score(
         studyid=studyid,
     )
 
-
-def _subject_table(subjects: pd.DataFrame | PathLike | None) -> tuple[dict[str, Any], list[Problem]]:
-    """The subject table's infos and its problems (located as the CLI locates them)."""
-    if subjects is None:
-        return {}, []
-    if isinstance(subjects, pd.DataFrame):
-        source = "subjects DataFrame"
-        info, msgs = subject_infos(as_text(subjects), source, 0)
-    else:
-        from irrecist.lesions.table import read_subject_table
-
-        source = str(subjects)
-        info, msgs = read_subject_table(Path(subjects))
-    return info, [Problem(Level.ERROR, source, "", "", "", m) for m in msgs]

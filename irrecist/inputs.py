@@ -13,7 +13,7 @@ import pandas as pd
 
 from irrecist.errors import InputError, Level, Problem
 from irrecist.lesion_table import check_columns
-from irrecist.lesions.table import TABLE_SUFFIXES, read_frame, read_subject_table
+from irrecist.lesions.table import TABLE_SUFFIXES, read_frame, read_subject_table, subject_infos
 from irrecist.model import SubjectInfo
 
 
@@ -25,9 +25,25 @@ class Collected:
     seen_ids: set[str] = field(default_factory=set)  # subject ids met in DICOM and annotations (pseudonymization)
 
 
+def load_subject_table(
+    subjects: Path | pd.DataFrame | None,
+) -> tuple[dict[str, SubjectInfo], list[Problem]]:
+    """The optional subject table, from a file or from a frame of text cells (``read_frame``'s shape), with
+    the rows it could not use as located errors."""
+    if subjects is None:
+        return {}, []
+    if isinstance(subjects, pd.DataFrame):
+        source = "subjects DataFrame"
+        info, msgs = subject_infos(subjects, source, 0)
+    else:
+        source = str(subjects)
+        info, msgs = read_subject_table(subjects)
+    return info, [Problem(Level.ERROR, source, "", "", "", m) for m in msgs]
+
+
 def collect_tables(
     paths: Sequence[Path],
-    subjects_table: Path | None = None,
+    subjects_table: Path | pd.DataFrame | None = None,
     annotations: Sequence[Path] = (),
     workers: int = 1,
     dask: str | None = None,
@@ -36,9 +52,8 @@ def collect_tables(
     go through the study index and the readers (``irrecist.extract``), with the tables found beside them and
     ``annotations`` merged in. Every file met is either used or listed in the problems."""
     got = Collected()
-    if subjects_table is not None:
-        got.info, msgs = read_subject_table(subjects_table)
-        got.problems.extend(Problem(Level.ERROR, str(subjects_table), "", "", "", m) for m in msgs)
+    got.info, subject_problems = load_subject_table(subjects_table)
+    got.problems.extend(subject_problems)
     tables = [p for p in paths if p.is_file() and p.suffix.lower() in TABLE_SUFFIXES]
     others = [p for p in paths if p not in tables]
     for f in tables:

@@ -148,7 +148,7 @@ def _score_frames(
 def score_paths(
     paths: Sequence[Path],
     configs: Sequence[CriterionConfig],
-    subjects_table: Path | None = None,
+    subjects_table: Path | pd.DataFrame | None = None,
     annotations: Sequence[Path] = (),
     workers: int = 1,
     *,
