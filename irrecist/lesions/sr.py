@@ -12,6 +12,7 @@ lines, such as the AIM toolkit's "AIM SR Report" renderings (PS3.3 A.35.3; priva
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import partial
 from typing import Any
 
@@ -72,7 +73,9 @@ def _groups_from_highdicom(ds: Dataset, limits: list[str], skipped: list[str], *
     cls = _HD_CLASSES.get(str(ds.SOPClassUID))
     if cls is None:
         raise ValueError(f"highdicom reads no SR of SOP class {ds.SOPClassUID}")
-    doc = cls.from_dataset(ds, copy=not owned)
+    # highdicom converts the content items in place even with copy=True (its root item shares the original's
+    # Content Sequence), so a caller's dataset is copied here and never handed over
+    doc = cls.from_dataset(ds if owned else deepcopy(ds), copy=False)
     if not isinstance(doc.content, hd.sr.MeasurementReport):
         raise ValueError("the content is not a TID 1500 Measurement Report")
     return _groups_from_tree(doc, limits, skipped)

@@ -296,6 +296,15 @@ def test_built_sr_from_dataset_matches_path(built_sr: Path) -> None:
     assert [(r["lesion_id"], r["long_axis_mm"], r["short_axis_mm"]) for r in header_only] == key
 
 
+def test_a_dataset_given_by_the_caller_is_not_changed(built_sr: Path) -> None:
+    """highdicom converts an SR in place only when the reader read it from a file itself."""
+    ds = pydicom.dcmread(built_sr)
+    before = (type(ds), type(ds.ContentSequence[0]), ds.to_json())
+    assert TID1500Reader().read(ds).rows
+    assert (type(ds), type(ds.ContentSequence[0]), ds.to_json()) == before
+    assert type(ds) is pydicom.FileDataset
+
+
 # ------------------------------------------------------------------ bad input: reported, never raised
 
 
