@@ -34,6 +34,7 @@ from irrecist.rules.responses import (
     parse_response,
 )
 from irrecist.rules.subject import SubjectScore, score_subject
+from irrecist.rules.timepoint import TimepointResult
 
 CRITERIA = {"RECIST1.1": "recist1.1", "irRECIST": "irrecist"}
 CASE_OPTION_NAMES = {
@@ -218,6 +219,7 @@ def _compare_lesion_case(case: dict[str, Any], score: SubjectScore, cfg: Criteri
     _check_list("target_responses", [_tcat(x, cfg) for x in tr], exp.get("target_responses"))
     _check_list("target_sums_mm", [_mm(t.target_sum_um) for t in tps], exp.get("target_sums_mm"))
     _check_list("tmtb_mm", [_mm(t.burden_um) for t in tps], exp.get("tmtb_mm"))
+    _check_nadirs(exp.get("nadir_mm_before_tp"), tps)
     _check_bor(exp, score.bor, cfg)
     if "pd_day" in exp:
         want = exp["pd_day"]
@@ -277,10 +279,30 @@ def _mm(um: int | None) -> float | int | None:
     return um // 1000 if um % 1000 == 0 else um / 1000
 
 
+def _check_nadirs(want: Any, tps: list[TimepointResult]) -> None:
+    """``nadir_mm_before_tp``: the nadir each assessment is compared with, as a list lined up with the time
+    points (baseline ``null``) or as a mapping from time-point label to millimetres."""
+    if want is None:
+        return
+    got = [None if t.is_baseline else _mm(t.nadir_um) for t in tps]
+    if isinstance(want, dict):
+        by_label = {t.timepoint: g for t, g in zip(tps, got, strict=True)}
+        unknown = sorted(set(want) - set(by_label))
+        if unknown:
+            raise Mismatch(f"nadir_mm_before_tp: no time point labelled {', '.join(map(repr, unknown))}")
+        for lbl, w in want.items():
+            _check(f"nadir_mm_before_tp[{lbl!r}]", by_label[lbl], w)
+    else:
+        _check_list("nadir_mm_before_tp", got, list(want))
+
+
 def _check_bor(exp: dict[str, Any], bor: BorResult, cfg: CriterionConfig) -> None:
     """BOR, its confirmation and its date against a case's expected block."""
     got = label(bor.bor, cfg)
     allowed = exp.get("best_overall_response_allowed")
+    conditional = [v for k, v in exp.items() if k.startswith("best_overall_response_if_") and v]
+    if not allowed and conditional and exp.get("best_overall_response") is None:
+        allowed = conditional  # the source gives only conditional answers: any of them passes (cases README)
     if allowed:
         if got not in allowed:
             raise Mismatch(f"best_overall_response: expected one of {allowed!r}, got {got!r}")
@@ -446,6 +468,8 @@ def run_response_case(case: dict[str, Any], cfg: CriterionConfig) -> None:
             pd_date = pts[ep.pd_index].date
     elif case.get("pd_date_input"):
         pd_date = date.fromisoformat(case["pd_date_input"])
+    elif case.get("pd_day_input") is not None:  # the same external first-PD date, as a day from the reference
+        pd_date = ORIGIN + timedelta(days=ref_day + int(case["pd_day_input"]))
     else:
         pd_date = next((p.date for p in pts if p.response is Response.PD), None)
     inside = window(pts, cfg, pd_date)

@@ -69,3 +69,36 @@ def test_run_cases_reports_bad_files(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text('{"id": "x"}')
     results = run_cases(tmp_path)
     assert [r.status for r in results] == ["error", "error"]
+
+
+def test_verify_checks_nadirs_as_list_or_mapping(cases_dir: Path) -> None:
+    """Sums 70 (baseline), 30, 48: the nadir before v1 is the baseline 70, before v2 it is v1's 30."""
+    case = json.loads((cases_dir / "recist11-recisttracker-pd-from-nadir-beats-pr-from-baseline.json").read_text())
+    for right, wrong in (([None, 70, 30], [None, 70, 70]), ({"v1": 70, "v2": 30}, {"v1": 70, "v2": 48})):
+        case["expected"]["nadir_mm_before_tp"] = right
+        assert run_case(case).status == "pass", run_case(case).detail
+        case["expected"]["nadir_mm_before_tp"] = wrong
+        result = run_case(case)
+        assert result.status == "fail" and "nadir_mm_before_tp" in result.detail
+    case["expected"]["nadir_mm_before_tp"] = {"v9": 70}
+    assert "no time point labelled 'v9'" in run_case(case).detail
+
+
+def test_verify_takes_the_external_pd_date_as_a_day(cases_dir: Path) -> None:
+    """pd_day_input alone (no date): only assessments up to that day count, as with pd_date_input."""
+    case = json.loads((cases_dir / "recist11-admiralonco-cbor-test1-subj9.json").read_text())
+    del case["pd_date_input"]
+    assert case["pd_day_input"] == 15
+    assert run_case(case).status == "pass"
+    case["pd_day_input"] = 14  # a day before A1's PD: no assessment is left in the window, so no BOR PD
+    result = run_case(case)
+    assert result.status == "fail" and "best_overall_response" in result.detail
+
+
+def test_verify_accepts_any_conditional_bor(cases_dir: Path) -> None:
+    case = json.loads((cases_dir / "recist11-admiralonco-cbor-test1-subj9.json").read_text())
+    case["expected"]["best_overall_response"] = None
+    case["expected"]["best_overall_response_if_sd_duration_met"] = "SD"
+    assert run_case(case).status == "fail"
+    case["expected"]["best_overall_response_if_sd_duration_not_met"] = "PD"
+    assert run_case(case).status == "pass"
