@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from irrecist import __version__
+from irrecist.endpoints import LANDMARK_WINDOW_DAYS, Landmark
 from irrecist.errors import ConfigError, InputError
 from irrecist.rules.config import load_protocol, option_docs, parse_set_args, profile
 
@@ -43,7 +44,28 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--protocol", type=Path, help="protocol file (TOML or JSON) with option values")
     sc.add_argument("--subjects", type=Path, help="subject table: treatment dates, new therapy, data cut")
     sc.add_argument("--exclude-ineligible", action="store_true", help="leave 6 cm-ineligible subjects out of ORR")
-    sc.add_argument("--orr-at", metavar="VISIT", help="also report the landmark ORR at this visit label")
+    landmark = sc.add_mutually_exclusive_group()
+    landmark.add_argument("--orr-at", metavar="VISIT", help="also report the landmark ORR at this visit label")
+    landmark.add_argument(
+        "--orr-at-day",
+        type=int,
+        metavar="N",
+        help="also report the landmark ORR at the assessment nearest day N after --orr-anchor (see --orr-window)",
+    )
+    sc.add_argument(
+        "--orr-window",
+        type=int,
+        default=LANDMARK_WINDOW_DAYS,
+        metavar="DAYS",
+        help=f"with --orr-at-day: assessments within +- DAYS of day N count (default {LANDMARK_WINDOW_DAYS})",
+    )
+    sc.add_argument(
+        "--orr-anchor",
+        choices=["reference", "last-treatment"],
+        default="reference",
+        help="with --orr-at-day: count days from treatment start (else the baseline scan) or from the subject "
+        "table's last_treatment_date (default reference)",
+    )
     sc.add_argument(
         "--annotations",
         type=Path,
@@ -144,7 +166,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         run,
         args.out,
         exclude_ineligible=args.exclude_ineligible,
-        orr_at=args.orr_at,
+        orr_at=_landmark(args),
         xpt=args.xpt,
         parquet=args.parquet,
         report=not args.no_report,
@@ -153,6 +175,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not args.no_report:
         print(f"report: {args.out / 'report.html'} (plots in {args.out / 'plots'})")
     return 0 if run.complete else 1
+
+
+def _landmark(args: argparse.Namespace) -> str | Landmark | None:
+    """``--orr-at VISIT`` or ``--orr-at-day N`` (with ``--orr-window`` and ``--orr-anchor``) as a landmark."""
+    if args.orr_at_day is None:
+        return str(args.orr_at) if args.orr_at else None
+    anchor = args.orr_anchor.replace("-", "_")
+    try:
+        return Landmark(day=args.orr_at_day, window_days=args.orr_window, anchor=anchor)
+    except ValueError as exc:
+        raise ConfigError(f"--orr-at-day {args.orr_at_day} --orr-window {args.orr_window}: {exc}") from None
 
 
 def _ci(block: dict[str, Any]) -> str:
@@ -177,7 +210,8 @@ def print_summary(summary: dict[str, Any], out: Path) -> None:
         print(f"  BOR: {counts}")
         if "landmark_orr" in block:
             lm = block["landmark_orr"]
-            print(f"  ORR at {lm['visit']}: {_ci(lm)}")
+            where = lm.get("visit") or f"day {lm['day']} +- {lm['window_days']} after {lm['anchor'].replace('_', ' ')}"
+            print(f"  ORR at {where}: {_ci(lm)}")
         inel = block["eligibility"]["ineligible_subjects"]
         if inel:
             print(

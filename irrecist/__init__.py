@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["ScoreResult", "__version__", "score"]
+__all__ = ["Landmark", "ScoreResult", "__version__", "score"]
 
 if TYPE_CHECKING:
     from irrecist.api import ScoreResult, score
+    from irrecist.endpoints import Landmark
 
 
 def __getattr__(name: str) -> Any:
@@ -21,4 +22,8 @@ def __getattr__(name: str) -> Any:
         from irrecist import api
 
         return getattr(api, name)
+    if name == "Landmark":
+        from irrecist.endpoints import Landmark
+
+        return Landmark
     raise AttributeError(f"module 'irrecist' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from irrecist.cdisc import cdisc_frames, write_cdisc
+from irrecist.endpoints import Landmark
 from irrecist.errors import ConfigError, InputError
 from irrecist.inputs import load_subject_table
 from irrecist.output import errors_frame, subjects_frame, summary, timepoints_frame, write_run
@@ -40,7 +41,7 @@ class ScoreResult:
     errors: pd.DataFrame
     cdisc: dict[str, pd.DataFrame]
     exclude_ineligible: bool = False
-    orr_at: str | None = None
+    orr_at: str | Landmark | None = None
     studyid: str = ""
 
     @property
@@ -116,7 +117,7 @@ def score(
     annotations: Sequence[PathLike] = (),
     workers: int = 1,
     exclude_ineligible: bool = False,
-    orr_at: str | None = None,
+    orr_at: str | Landmark | None = None,
     studyid: str = "",
     **options: Any,
 ) -> ScoreResult:
@@ -126,7 +127,9 @@ def score(
     ``criterion`` is ``irrecist`` (default), ``recist1.1`` or ``all``. ``options`` are the ``--set`` options
     (``irrecist options``; decisions.md), e.g. ``pd_confirm_max_days=84, confirm_response=False``; they win
     over ``protocol`` (a mapping or a TOML/JSON file), which wins over the profile defaults. ``subjects`` is
-    the subject table (DataFrame or file). ``studyid`` fills STUDYID of the CDISC tables.
+    the subject table (DataFrame or file). ``studyid`` fills STUDYID of the CDISC tables. ``orr_at`` adds the
+    landmark ORR: a visit label, or ``Landmark(day=28, anchor="last_treatment")`` for the assessment nearest
+    day 28 after the last treatment (within +- 7 days unless ``window_days`` says otherwise).
 
     Raises ``ConfigError`` for an unknown criterion or option or a bad value, ``InputError`` for a missing
     path or a lesion table without its required columns. Problems with single subjects or rows do not raise:

@@ -5,21 +5,51 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
-
-from scipy.stats import beta
 
 from irrecist.rules.responses import Response, labels
 from irrecist.rules.subject import SubjectScore
+from irrecist.rules.timepoint import TimepointResult
 
 CONFIDENCE = 0.95
 """Confidence level of the reported intervals (two-sided)."""
+
+LANDMARK_WINDOW_DAYS = 7
+"""Default half-width of the landmark window: an assessment within +- this many days of the landmark day
+counts (``--orr-window``)."""
+
+ANCHORS = ("reference", "last_treatment")
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """Where the landmark ORR is read (decisions.md 5): at a visit label (``--orr-at VISIT``), or at the
+    assessment nearest ``day`` days after the anchor date within +- ``window_days`` (``--orr-at-day N``).
+    Anchors: ``reference`` (treatment start, else the baseline scan) or ``last_treatment`` (the subject
+    table's ``last_treatment_date``: the trial's primary endpoint is the response 4 weeks after it)."""
+
+    visit: str | None = None
+    day: int | None = None
+    window_days: int = LANDMARK_WINDOW_DAYS
+    anchor: str = "reference"
+
+    def __post_init__(self) -> None:
+        if (self.visit is None) == (self.day is None):
+            raise ValueError("a landmark is either a visit label or a day, not both or neither")
+        if self.anchor not in ANCHORS:
+            raise ValueError(f"landmark anchor {self.anchor!r}; allowed: {', '.join(ANCHORS)}")
+        if self.window_days < 0 or (self.day is not None and self.day < 0):
+            raise ValueError("landmark day and window must be >= 0")
 
 
 def clopper_pearson(n: int, total: int, confidence: float = CONFIDENCE) -> tuple[float | None, float | None]:
     """Exact binomial interval (Clopper & Pearson 1934) for n successes out of total."""
     if total == 0:
         return None, None
+    from scipy.stats import beta  # half a second to import: only when an interval is computed
+
     alpha = 1 - confidence
     lo = 0.0 if n == 0 else float(beta.ppf(alpha / 2, n, total - n + 1))
     hi = 1.0 if n == total else float(beta.ppf(1 - alpha / 2, n + 1, total - n))
@@ -43,7 +73,7 @@ def is_responder(s: SubjectScore) -> bool:
 
 
 def endpoints(
-    scores: Sequence[SubjectScore], *, exclude_ineligible: bool = False, orr_at: str | None = None
+    scores: Sequence[SubjectScore], *, exclude_ineligible: bool = False, orr_at: str | Landmark | None = None
 ) -> dict[str, Any]:
     """ORR, DCR and BOR counts for one criterion's scores."""
     if not scores:
@@ -75,20 +105,52 @@ def endpoints(
         "confirmation_required": scores[0].config.confirm_response,
     }
     if orr_at:
-        out["landmark_orr"] = landmark(evaluable, orr_at)
+        out["landmark_orr"] = landmark(evaluable, orr_at if isinstance(orr_at, Landmark) else Landmark(visit=orr_at))
     return out
 
 
-def landmark(evaluable: Sequence[SubjectScore], visit: str) -> dict[str, Any]:
-    """Share of response-evaluable subjects whose assessment at ``visit`` is CR/PR (time-point response,
-    decisions.md 5); a subject without that visit counts as a non-responder."""
-    key = visit.strip().lower()
+def landmark(evaluable: Sequence[SubjectScore], where: Landmark) -> dict[str, Any]:
+    """Share of response-evaluable subjects whose assessment at the landmark is CR/PR (time-point response,
+    decisions.md 5); a subject without an assessment there counts as a non-responder."""
     n = 0
     seen = 0
     for s in evaluable:
-        hit = [t for t in s.timepoints if t.timepoint.strip().lower() == key and not t.is_baseline]
-        if hit:
+        hit = _at_visit(s, where.visit) if where.visit is not None else _at_day(s, where)
+        if hit is not None:
             seen += 1
-            if hit[0].response in (Response.CR, Response.PR):
+            if hit.response in (Response.CR, Response.PR):
                 n += 1
-    return {**proportion(n, len(evaluable)), "visit": visit, "subjects_with_visit": seen}
+    out = proportion(n, len(evaluable))
+    if where.visit is not None:
+        return {**out, "visit": where.visit, "subjects_with_visit": seen}
+    missing = sum(1 for s in evaluable if _anchor(s, where) is None)
+    return {
+        **out,
+        "day": where.day,
+        "window_days": where.window_days,
+        "anchor": where.anchor,
+        "subjects_with_assessment": seen,
+        "subjects_without_anchor_date": missing,
+    }
+
+
+def _at_visit(s: SubjectScore, visit: str) -> TimepointResult | None:
+    key = visit.strip().lower()
+    return next((t for t in s.timepoints if t.timepoint.strip().lower() == key and not t.is_baseline), None)
+
+
+def _anchor(s: SubjectScore, where: Landmark) -> date | None:
+    return s.reference_date if where.anchor == "reference" else s.last_treatment_date
+
+
+def _at_day(s: SubjectScore, where: Landmark) -> TimepointResult | None:
+    """The post-baseline assessment nearest the landmark day within the window (ties: the earlier one)."""
+    anchor = _anchor(s, where)
+    if anchor is None or where.day is None:
+        return None
+    best: tuple[int, TimepointResult] | None = None
+    for t in s.timepoints:
+        off = abs((t.date - anchor).days - where.day)
+        if not t.is_baseline and off <= where.window_days and (best is None or off < best[0]):
+            best = (off, t)
+    return None if best is None else best[1]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from irrecist.endpoints import endpoints
+from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.rules.responses import Response, label
 from irrecist.rules.subject import SubjectScore
@@ -120,7 +120,9 @@ def errors_frame(run: ScoreRun) -> pd.DataFrame:
     return pd.DataFrame([p.as_row() for p in run.problems], columns=ERROR_COLUMNS)
 
 
-def summary(run: ScoreRun, *, exclude_ineligible: bool = False, orr_at: str | None = None) -> dict[str, Any]:
+def summary(
+    run: ScoreRun, *, exclude_ineligible: bool = False, orr_at: str | Landmark | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {"criteria": {}}
     for name, crun in run.runs.items():
         block = endpoints(crun.scores, exclude_ineligible=exclude_ineligible, orr_at=orr_at)
@@ -162,7 +164,7 @@ def write_run(
     out: Path,
     *,
     exclude_ineligible: bool = False,
-    orr_at: str | None = None,
+    orr_at: str | Landmark | None = None,
     xpt: bool = False,
     parquet: bool = False,
     report: bool = True,

@@ -170,3 +170,15 @@ def test_import_is_cheap() -> None:
     assert out == ["False", irrecist.__version__]
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         _ = irrecist.nothing  # type: ignore[attr-defined]
+
+
+def test_landmark_by_day_matches_the_cli(table: Path, tmp_path: Path) -> None:
+    """Day 112 after baseline: 001 irPR (48 mm, -31 %); 002 irSD (28 + 14 = 42 mm vs 50); 003 none: 1/3."""
+    out = tmp_path / "cli"
+    assert main(["score", str(table), "--out", str(out), "--no-report", "--orr-at-day", "112"]) == 0
+    res = irrecist.score(table, orr_at=irrecist.Landmark(day=112))
+    block = res.summary["criteria"]["irrecist"]["landmark_orr"]
+    assert block == json.loads((out / "summary.json").read_text())["criteria"]["irrecist"]["landmark_orr"]
+    assert (block["n"], block["N"], block["subjects_with_assessment"]) == (1, 3, 2)
+    with pytest.raises(ValueError, match="either a visit label or a day"):
+        irrecist.Landmark(visit="W4", day=28)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from irrecist_cli.main import main
-from tests.helpers import frame, series
+from tests.helpers import START, frame, series
 
 HEADER = "subject_id,timepoint,date,lesion_id,role,organ,nodal,long_axis_mm,short_axis_mm,status\n"
 
@@ -91,6 +92,45 @@ def test_exclude_ineligible_and_landmark(table: Path, tmp_path: Path, capsys: py
     assert (block["orr"]["n"], block["orr"]["N"]) == (2, 2)
     assert block["excluded_ineligible"] == 1
     assert (block["landmark_orr"]["n"], block["landmark_orr"]["N"]) == (2, 2)
+
+
+def _landmark_block(table: Path, out: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> dict:
+    code, text, _ = run(["score", str(table), "--out", str(out), "--no-report", *flags], capsys)
+    assert code == 0
+    return dict(json.loads((out / "summary.json").read_text())["criteria"]["irrecist"]["landmark_orr"])
+
+
+def test_landmark_by_day_with_window(table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Assessments on days 0, 56, 112, 168 after baseline (no treatment start: the baseline scan anchors).
+    Day 112: 001 irPR, 002 irPR, 003 has no assessment there (non-responder): 2/3."""
+    lm = _landmark_block(table, tmp_path / "a", capsys, "--orr-at-day", "112")
+    assert (lm["n"], lm["N"], lm["subjects_with_assessment"], lm["window_days"]) == (2, 3, 2, 7)
+    # the window is inclusive: day 105 +- 7 reaches day 112, +- 6 does not
+    lm = _landmark_block(table, tmp_path / "b", capsys, "--orr-at-day", "105", "--orr-window", "7")
+    assert (lm["n"], lm["subjects_with_assessment"]) == (2, 2)
+    lm = _landmark_block(table, tmp_path / "c", capsys, "--orr-at-day", "105", "--orr-window", "6")
+    assert (lm["n"], lm["subjects_with_assessment"]) == (0, 0)
+    # day 84 +- 28: days 56 and 112 are equally near, the earlier counts: 001 irPD (no), 002 irPR, 003 irSD
+    lm = _landmark_block(table, tmp_path / "d", capsys, "--orr-at-day", "84", "--orr-window", "28")
+    assert (lm["n"], lm["subjects_with_assessment"]) == (1, 3)
+
+
+def test_landmark_after_last_treatment(table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The trial's primary endpoint: 4 weeks after the last treatment. 001 was last treated on day 84, so day
+    28 after it is its day-112 scan (irPR); 002 and 003 have no last_treatment_date: non-responders."""
+    subjects = tmp_path / "subjects.csv"
+    subjects.write_text(f"subject_id,last_treatment_date\n001,{(START + timedelta(days=84)).isoformat()}\n")
+    flags = ("--subjects", str(subjects), "--orr-at-day", "28", "--orr-anchor", "last-treatment")
+    lm = _landmark_block(table, tmp_path / "o", capsys, *flags)
+    assert (lm["n"], lm["N"], lm["subjects_with_assessment"], lm["subjects_without_anchor_date"]) == (1, 3, 1, 2)
+    assert lm["anchor"] == "last_treatment"
+
+
+def test_landmark_flags_are_checked(table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["score", str(table), "--out", str(tmp_path), "--orr-at", "W4", "--orr-at-day", "28"], capsys)
+    assert code == 2 and "not allowed with argument" in err
+    code, _, err = run(["score", str(table), "--out", str(tmp_path), "--orr-at-day", "-3"], capsys)
+    assert code == 2 and "landmark day and window must be >= 0" in err
 
 
 def test_set_and_protocol_change_options(table: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

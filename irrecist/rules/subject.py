@@ -34,6 +34,8 @@ class SubjectScore:
     first_response_date: date | None = None
     best_pct_change: Decimal | None = None
     qc_flags: list[str] = field(default_factory=list)
+    last_treatment_date: date | None = None
+    """From the subject table; anchors a landmark read "N days after the last treatment" (decisions.md 5)."""
 
     @property
     def duration_of_response_days(self) -> int | None:
@@ -66,6 +68,7 @@ def score_subject(rec: SubjectRecord, config: CriterionConfig) -> SubjectScore:
     engine = TimepointEngine(config, rec.lesions, baseline.targets, baseline.nontargets, baseline.sum_um)
     results = [engine.baseline(base_a)] + [engine.assess(a) for a in rec.assessments[1:]]
     score = SubjectScore(rec.subject_id, rec.reader, config, baseline, ref, results, BorResult(Response.MISSING))
+    score.last_treatment_date = rec.info.last_treatment_date
     score.qc_flags.extend(msg for _lid, msg in baseline.qc)
     score.qc_flags.extend(msg for _lid, _tp, msg in rec.warnings)
     follow = results[1:]
