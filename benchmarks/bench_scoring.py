@@ -35,6 +35,25 @@ def score_seconds(path: Path, out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def phase_seconds(path: Path, out: Path) -> dict[str, float]:
+    """The same run split where issue 2's scope ends: read + validate + score, the core tables of issue 2
+    (timepoints, subjects, errors, summary), then the CDISC tables of issue 5."""
+    from irrecist.cdisc import write_extras
+    from irrecist.output import errors_frame, subjects_frame, summary, timepoints_frame, write_csv
+
+    t0 = time.perf_counter()
+    run = score_paths([path], make_configs(["irrecist"]))
+    t1 = time.perf_counter()
+    write_csv(timepoints_frame(run), out / "timepoints.csv")
+    write_csv(subjects_frame(run), out / "subjects.csv")
+    write_csv(errors_frame(run), out / "errors.csv")
+    (out / "summary.json").write_text(str(summary(run)))
+    t2 = time.perf_counter()
+    write_extras(run, out)
+    t3 = time.perf_counter()
+    return {"score": t1 - t0, "core tables": t2 - t1, "cdisc": t3 - t2}
+
+
 def report_seconds(out: Path) -> float:
     """Plots and report.html from the written run folder (what ``irrecist score`` adds by default)."""
     t0 = time.perf_counter()
@@ -72,12 +91,19 @@ def main() -> None:
         floor = min(floor_seconds(path) for _ in range(args.repeat))
         score = min(score_seconds(path, Path(tmp) / "out") for _ in range(args.repeat))
         report = min(report_seconds(Path(tmp) / "out") for _ in range(args.repeat))
+        phases = phase_seconds(path, Path(tmp) / "phases")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"rows={len(df)} subjects={args.subjects}")
     print(f"floor (read_csv + group-sum): {floor:.2f} s")
     print(f"irrecist score (read, validate, score, write): {score:.2f} s")
     print(f"ratio: {score / floor:.1f}x   peak RSS: {peak_mb:.0f} MB")
     print(f"plots + report.html from the run folder: {report:.2f} s ({report / floor:.1f}x the floor)")
+    core = phases["score"] + phases["core tables"]
+    print(
+        "phases (one more run): "
+        + ", ".join(f"{k} {v:.2f} s ({v / floor:.1f}x)" for k, v in phases.items())
+        + f"; issue 2 scope (score + core tables) {core:.2f} s = {core / floor:.1f}x the floor"
+    )
 
 
 if __name__ == "__main__":

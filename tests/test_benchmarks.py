@@ -13,7 +13,9 @@ from benchmarks import bench_diameters, bench_extract, bench_scoring
 def test_bench_scoring_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, "argv", ["bench_scoring", "--subjects", "20", "--repeat", "1"])
     bench_scoring.main()
-    assert re.search(r"ratio: [0-9.]+x", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    assert re.search(r"ratio: [0-9.]+x", out)
+    assert re.search(r"issue 2 scope \(score \+ core tables\) [0-9.]+ s = [0-9.]+x the floor", out)
 
 
 def test_bench_scoring_curve_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
