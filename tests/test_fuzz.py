@@ -38,7 +38,7 @@ from irrecist.scoring import ScoreRun, score_frames
 from tests.conftest import need_shared
 
 ON_DEMAND = os.environ.get("IRRECIST_FUZZ_EXAMPLES")
-EXAMPLES = {"tables": 300, "bytes": 150, "dicom": 300}
+EXAMPLES = {"tables": 300, "bytes": 150, "dicom": 300, "subjects": 150}
 """Examples per test in CI (about 15 s together on the 2-core development machine)."""
 CONFIGS = [profile("irrecist"), profile("recist1.1")]
 
@@ -171,6 +171,61 @@ def test_table_files_of_any_bytes_return_results_or_irrecist_errors(data: bytes,
         except IrrecistError:
             return
         exercise(run)
+
+
+SUBJECT_COLUMNS = [
+    "subject_id",
+    "treatment_start_date",
+    "last_treatment_date",
+    "new_therapy_date",
+    "data_cut_date",
+    "tumor_type",
+]
+DATES = CELLS["date"]
+
+
+@st.composite
+def subject_tables(draw: st.DrawFn) -> pd.DataFrame:
+    """0-6 rows of the optional subject table (spec/lesion-table.md); columns sometimes missing or extra,
+    subjects sometimes repeated or unknown to the lesion table."""
+    columns = [c for c in SUBJECT_COLUMNS if draw(st.integers(0, 9)) > 0]
+    if draw(st.booleans()):
+        columns.append(draw(st.sampled_from(["extra", "", "Subject_ID"])))
+    cells = {"subject_id": CELLS["subject_id"], "tumor_type": st.sampled_from(["solid", "lymphoma", "", "x"])}
+    rows = [{c: draw(cells.get(c, DATES)) for c in columns} for _ in range(draw(st.integers(0, 6)))]
+    return pd.DataFrame(rows, columns=columns, dtype=str)
+
+
+@fuzz_settings("subjects")
+@given(subjects=subject_tables(), as_file=st.booleans())
+def test_subject_tables_give_results_or_located_errors(subjects: pd.DataFrame, as_file: bool) -> None:
+    """Any subject table beside a good lesion table: the lesion table's subjects are all scored, or named by
+    an error line; a bad subject-table row is an error naming that file, never an exception."""
+    lesions = pd.DataFrame(
+        [
+            {"subject_id": sid, "timepoint": tp, "date": d, "lesion_id": "T1", "role": "target", "organ": "liver",
+             "nodal": "false", "long_axis_mm": mm, "status": "present"}
+            for sid in ("001", "002")
+            for tp, d, mm in (("baseline", "2024-01-01", "40"), ("week 8", "2024-02-26", "25"))
+        ]
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        table = Path(tmp) / "lesions.csv"
+        lesions.to_csv(table, index=False)
+        where: Path | pd.DataFrame = subjects
+        if as_file:
+            where = Path(tmp) / "subjects.csv"
+            subjects.to_csv(where, index=False)
+        try:
+            got = collect_tables([table], where)
+        except IrrecistError:
+            return
+        run = score_frames(got.frames, CONFIGS, got.info)
+        run.problems[:0] = got.problems
+    exercise(run)
+    scored = {s.subject_id for crun in run.runs.values() for s in crun.scores}
+    named = {p.subject_id for p in run.problems if p.level is Level.ERROR}
+    assert {"001", "002"} <= scored | named, (scored, named)
 
 
 # ------------------------------------------------------------------------------------------- DICOM mutations
