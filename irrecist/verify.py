@@ -485,11 +485,23 @@ def run_response_case(case: dict[str, Any], cfg: CriterionConfig) -> None:
 # --- driver -----------------------------------------------------------------------------------------
 
 
+def _infer_level(case: dict[str, Any]) -> str | None:
+    """A case without ``input_level``: judged by what its time points carry (cases README, "input_level")."""
+    tps = [tp for tp in case.get("timepoints") or [] if isinstance(tp, dict)]
+    if any(k in tp for tp in tps for k in ("target", "nontarget", "new", "candidate_lesions")):
+        return "lesion"
+    if any("target_response" in tp or "nontarget_response" in tp for tp in tps):
+        return "category"
+    if any("overall_response" in tp for tp in tps):
+        return "timepoint_response"
+    return None
+
+
 def run_case(case: dict[str, Any]) -> CaseResult:
     cid, crit = str(case.get("id", "?")), str(case.get("criterion", "?"))
     if crit not in CRITERIA:
         return CaseResult(cid, crit, "unsupported", f"no {crit} profile yet (supported: {', '.join(CRITERIA)})")
-    level = case.get("input_level")
+    level = case.get("input_level") or _infer_level(case)
     try:
         cfg = case_config(case)
         if level == "lesion":

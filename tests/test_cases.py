@@ -102,3 +102,26 @@ def test_verify_accepts_any_conditional_bor(cases_dir: Path) -> None:
     assert run_case(case).status == "fail"
     case["expected"]["best_overall_response_if_sd_duration_not_met"] = "PD"
     assert run_case(case).status == "pass"
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "index"),
+    [
+        ("recist11-recisttracker-pr-30pct.json", "target_responses", 1),  # lesion level
+        ("recist11-eisenhauer-table1-row04.json", "timepoint_responses", 0),  # category level
+        ("recist11-admiralonco-cbor-test1-subj2.json", "best_overall_response", None),  # time-point responses
+    ],
+)
+def test_verify_infers_a_missing_input_level(cases_dir: Path, name: str, key: str, index: int | None) -> None:
+    """Without ``input_level`` a case is judged by what its time points carry: the same checks run."""
+    case = json.loads((cases_dir / name).read_text())
+    bare = copy.deepcopy(case)
+    del bare["input_level"]
+    assert run_case(bare).status == "pass"
+    for c in (case, bare):  # one expected answer made wrong: both fail with the same difference
+        if index is None:
+            c["expected"][key] = "NE"
+        else:
+            c["expected"][key][index] = "NE"
+    with_level, inferred = run_case(case), run_case(bare)
+    assert inferred.status == "fail" and inferred.detail == with_level.detail
