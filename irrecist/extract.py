@@ -8,11 +8,17 @@ twice (an AIM XML and its SR rendering) is kept once with both sources; differen
 at one assessment by one reader are all kept and reported. Every value's ``source`` names the file and the
 SOP Instance UID (or AIM annotation UID, or table row). No patient name is ever read or written: subjects are
 PatientIDs.
+
+The lines the readers measured on (:class:`irrecist.lesions.base.MeasuredLine`) ride on their rows (key
+``_lines``) through placing, labelling, identity and de-duplication, so each ends up with its row's final
+subject, timepoint and lesion id; :meth:`Extraction.lines_frame` lays them out as ``lines.csv``
+(:data:`LINE_COLUMNS`), with the path of the image each was drawn on when the study index found it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import uuid
 import warnings
@@ -21,7 +27,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydicom.uid import UID
@@ -42,15 +48,28 @@ from irrecist.index import (
     read_timepoint_map,
 )
 from irrecist.lesion_table import check_columns
-from irrecist.lesions.base import ReadResult
+from irrecist.lesions.base import AXES, MeasuredLine, ReadResult
 from irrecist.lesions.registry import PR_CLASSES, SR_CLASSES, Registry, default_registry
 from irrecist.lesions.table import read_frame
 from irrecist.progress import progress
+
+if TYPE_CHECKING:
+    from irrecist.pseudonym import Pseudonymizer
 
 ISSUE_COLUMNS = ["level", "source", "subject_id", "lesion_id", "message"]
 SAME_MM = 0.01  # two stored values closer than this are the same measurement
 _AXES = ("long_axis_mm", "short_axis_mm")
 Row = dict[str, Any]
+LINE_COLUMNS = [
+    "subject_id", "reader", "timepoint", "lesion_id", "axis", "length_mm", "sop_instance_uid", "frame",
+    "x1", "y1", "x2", "y2", "image_file", "source",
+]  # fmt: skip
+"""Columns of ``lines.csv``: one row per measured axis; ``length_mm`` is the row's recorded size for that axis
+(``long_axis_mm`` for ``long`` and ``length``, ``short_axis_mm`` for ``short``); (x1, y1) and (x2, y2) are the
+line's end points in pixels, (column, row) with (0, 0) the top left corner of the top left pixel (DICOM SCOORD,
+PS3.3 C.18.6.1.1)."""
+LINES = "_lines"  # row key: the MeasuredLines of the row
+_LINES_SUBJECT = "_lines_subject"  # row key: the subject id the row had when its lines were laid out
 
 
 @dataclass
@@ -62,10 +81,44 @@ class Extraction:
     problems: list[Problem] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)  # the rows with the readers' extra keys (UIDs, labels)
     seen_ids: set[str] = field(default_factory=set)  # every subject id met in the inputs (for pseudonymization)
+    images: dict[str, str] = field(default_factory=dict)  # SOP Instance UID -> path of the indexed image file
 
     def issues(self) -> pd.DataFrame:
         data = [{c: p.as_row()[c] for c in ISSUE_COLUMNS} for p in self.problems]
         return pd.DataFrame(data, columns=ISSUE_COLUMNS, dtype=str)
+
+    def lines_frame(self) -> pd.DataFrame:
+        """``lines.csv``: the measured lines of the rows (:data:`LINE_COLUMNS`, all text), sorted by subject,
+        date, reader, lesion and axis. When a row's subject id was replaced after extraction (pseudonymization),
+        the old id is replaced in ``image_file`` too where it stands as a whole word, as it is in ``source``."""
+        data: list[tuple[tuple[str, ...], dict[str, str]]] = []
+        for row in self.rows:
+            subject, was = str(row.get("subject_id") or ""), str(row.get(_LINES_SUBJECT) or "")
+            for line in row.get(LINES) or ():
+                image = self.images.get(line.sop_instance_uid, "")
+                if was and subject != was:
+                    image = _swap_id(image, was, subject)
+                cells = {
+                    "subject_id": subject,
+                    "reader": _fmt(row.get("reader")),
+                    "timepoint": _fmt(row.get("timepoint")),
+                    "lesion_id": _fmt(row.get("lesion_id")),
+                    "axis": line.axis,
+                    "length_mm": _fmt(row.get("short_axis_mm" if line.axis == "short" else "long_axis_mm")),
+                    "sop_instance_uid": line.sop_instance_uid,
+                    "frame": "" if line.frame is None else str(line.frame),
+                    "x1": _fmt(float(line.start[0])),
+                    "y1": _fmt(float(line.start[1])),
+                    "x2": _fmt(float(line.end[0])),
+                    "y2": _fmt(float(line.end[1])),
+                    "image_file": image,
+                    "source": _fmt(row.get("source")),
+                }
+                order = str(AXES.index(line.axis)) if line.axis in AXES else line.axis
+                key = (subject, _fmt(row.get("date")), cells["reader"], cells["lesion_id"], order, cells["source"])
+                data.append((key, cells))
+        data.sort(key=lambda item: item[0])
+        return pd.DataFrame([cells for _, cells in data], columns=LINE_COLUMNS, dtype=str)
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -442,6 +495,7 @@ def extract_paths(
             )
         for row in result.rows:
             row["_kind"] = rec.kind
+        _attach_lines(result)
         rows.extend(result.rows)
     seen = {f.subject_id for f in index.files if f.subject_id} | {str(r.get("subject_id") or "") for r in rows}
     placed = _place(rows, index)
@@ -468,7 +522,38 @@ def extract_paths(
     problems.extend(dup)
     problems.extend(organ_conflicts(rows))
     seen |= {str(r.get("subject_id") or "") for r in rows}
-    return Extraction(lesion_frame(rows), index.studies(), list(dict.fromkeys(problems)), rows, seen - {""})
+    for row in rows:
+        if row.get(LINES):
+            row[_LINES_SUBJECT] = row.get("subject_id")
+    images = {f.sop_uid: str(f.path) for f in index.files if f.is_image and f.sop_uid}
+    problems = list(dict.fromkeys(problems))
+    return Extraction(lesion_frame(rows), index.studies(), problems, rows, seen - {""}, images)
+
+
+_WORD = re.compile(r"[\w.\-]+")
+
+
+def _swap_id(text: str, old: str, new: str) -> str:
+    """``old`` replaced by ``new`` where it stands as a whole word (``irrecist.pseudonym``'s rule)."""
+
+    def token(m: re.Match[str]) -> str:
+        word = m.group(0)
+        core = word.strip(".-")
+        if core != old:
+            return word
+        start = word.index(core)
+        return word[:start] + new + word[start + len(core) :]
+
+    return _WORD.sub(token, text)
+
+
+def _attach_lines(result: ReadResult) -> None:
+    """Put each measured line on its row (key ``_lines``), so it follows the row through identity resolution
+    and de-duplication; lines that name no row of the result are dropped."""
+    for line in result.lines:
+        if 0 <= line.row < len(result.rows):
+            lines: list[MeasuredLine] = result.rows[line.row].setdefault(LINES, [])
+            lines.append(line)
 
 
 # ------------------------------------------------------------------------------------------- writing
@@ -487,7 +572,8 @@ def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def write_extraction(ex: Extraction, out_dir: Path) -> dict[str, Path]:
-    """Write ``lesions.csv``, ``studies.csv`` and ``issues.csv`` into ``out_dir``; returns their paths."""
+    """Write ``lesions.csv``, ``studies.csv``, ``issues.csv`` and ``lines.csv`` (the measured lines, for key
+    images; header only when no reader gave geometry) into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -495,8 +581,21 @@ def write_extraction(ex: Extraction, out_dir: Path) -> dict[str, Path]:
         ("lesions", ex.lesions),
         ("studies", ex.studies.reindex(columns=STUDY_COLUMNS)),
         ("issues", ex.issues()),
+        ("lines", ex.lines_frame()),
     ):
         path = out_dir / f"{name}.csv"
         _atomic_csv(df, path)
         written[name] = path
     return written
+
+
+def pseudonymize_lines(lines: pd.DataFrame, p: Pseudonymizer) -> pd.DataFrame:
+    """``lines.csv`` with its subject ids pseudonymized and the ids replaced where they stand as whole words in
+    ``source`` and ``image_file`` (``irrecist.pseudonym``: the same rule as for every other table)."""
+    from irrecist.pseudonym import frame_ids  # imports irrecist.inputs, which imports this module lazily
+
+    sub = p.replacer(frame_ids(lines))
+    out = p.frame(lines, sub)
+    if "image_file" in out.columns:
+        out["image_file"] = [sub(str(v)) for v in out["image_file"]]
+    return out

@@ -23,6 +23,7 @@ class Collected:
     info: dict[str, SubjectInfo] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)  # subject ids met in DICOM and annotations (pseudonymization)
+    lines: pd.DataFrame | None = None  # lines.csv of the extraction (None: no folder or DICOM input)
 
 
 def load_subject_table(
@@ -69,6 +70,7 @@ def collect_tables(
         ex = extract_paths(others, annotations, workers=workers, dask=dask)
         got.problems.extend(ex.problems)
         got.seen_ids |= ex.seen_ids
+        got.lines = ex.lines_frame()
         if len(ex.lesions):
             names = ", ".join(str(p) for p in others)
             got.frames.append((ex.lesions, f"lesion table extracted from {names}", 2))

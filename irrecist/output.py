@@ -169,12 +169,14 @@ def write_run(
     parquet: bool = False,
     report: bool = True,
 ) -> dict[str, Any]:
-    """Write timepoints.csv, subjects.csv, summary.json, errors.csv and the CDISC tables (``cdisc/``; SAS
-    transport copies with ``xpt``, Parquet copies of every table with ``parquet``) into ``out``, then the
-    plots and report.html unless ``report`` is false; returns the summary."""
+    """Write timepoints.csv, subjects.csv, summary.json, errors.csv, lines.csv (only when inputs were extracted)
+    and the CDISC tables (``cdisc/``; SAS transport copies with ``xpt``, Parquet copies of every table with
+    ``parquet``) into ``out``, then the plots and report.html unless ``report`` is false; returns the summary."""
     write_csv(timepoints_frame(run), out / "timepoints.csv")
     write_csv(subjects_frame(run), out / "subjects.csv")
     write_csv(errors_frame(run), out / "errors.csv")
+    if run.lines is not None:  # the measured lines of extracted inputs, for the report's key images
+        write_csv(run.lines, out / "lines.csv")
     summ = summary(run, exclude_ineligible=exclude_ineligible, orr_at=orr_at)
     text = json.dumps(summ, indent=2, sort_keys=False) + "\n"
     atomic_write(out / "summary.json", lambda p: p.write_text(text, encoding="utf-8"))

@@ -4,7 +4,8 @@ The page needs no network: CSS is inline, plots are embedded as SVG data URIs, t
 web font, and a Content-Security-Policy forbids any other resource. Every text taken from the tables is
 escaped. It holds the endpoints (ORR with its exact 95 % CI per criterion), the best overall responses,
 the plots, the 6 cm eligibility findings, the problems of ``errors.csv`` and one section per subject with
-its timeline and the reason of every call. The tables hold subject ids only, never patient names.
+its timeline and the reason of every call, followed by its key images when the run has ``lines.csv`` and the
+images are at hand (:mod:`irrecist.keyimages`). The tables hold subject ids only, never patient names.
 
 The page stays readable and small for large runs: above ``SUBJECT_LIMIT`` subjects, the per-subject table and
 sections cover only the subjects that need a look (at most ``SUBJECT_LIMIT``, see ``LOOK_REASONS``), lists of
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from irrecist import __version__
+from irrecist.keyimages import CSS as KEY_IMAGE_CSS
+from irrecist.keyimages import KeyImages, parse_lines
 from irrecist.output import atomic_write
 from irrecist.plots import COLOURS, PLOT_KINDS, plot_path, write_plots
 from irrecist.results import (
@@ -136,6 +139,7 @@ dl.facts dt { color: #555; } dl.facts dd { margin: 0; }
 .scroll { overflow-x: auto; }
 @media print { body { background: #fff; } main { max-width: none; padding: 0; } figure, tr { break-inside: avoid; } }
 """
+        + KEY_IMAGE_CSS
         + badges
         + "\n"
     )
@@ -187,6 +191,7 @@ class _Page:
     def __init__(self, results: RunResults, subject_limit: int = SUBJECT_LIMIT) -> None:
         self.r = results
         self.limit = subject_limit
+        self.key_images = KeyImages(results.folder)
         self.anchors: dict[str, str] = {}
         used: set[str] = set()
         for sid in dict.fromkeys(results.subjects["subject_id"].tolist()):
@@ -502,6 +507,7 @@ class _Page:
                 parts.append(f'<p class="note look">Needs a look: {e("; ".join(self.why[sid]))}.</p>')
             for c, ent, row in blocks[sid]:
                 parts.append(self._subject_block(c, ent, row))
+            parts.append(self._key_images(blocks[sid]))
             err = self.r.errors_of(sid)
             if len(err):
                 parts.append("<h4>Problems</h4>")
@@ -513,6 +519,22 @@ class _Page:
                 )
             parts.append("</section>")
         parts.append("</section>")
+        return "".join(parts)
+
+    def _key_images(self, blocks: list[tuple[str, Entity, Row]]) -> str:
+        """Key-image strips of a subject, one set per reader, assessments in the order of its timeline."""
+        criterion_of: dict[Entity, str] = {}
+        for c, ent, _row in blocks:
+            criterion_of.setdefault(ent, c)
+        parts = []
+        for ent, c in criterion_of.items():
+            lines, _bad = parse_lines(self.r.lines_of(ent))
+            if not lines:
+                continue
+            timeline = [(t["timepoint"], t["date"]) for t in self.r.timeline_rows(c, ent, ["timepoint", "date"])]
+            title = "Key images" + (f", reader {ent.reader}" if ent.reader else "")
+            anchor = "keyimages-" + "-".join(_slug(p) for p in (ent.subject_id, ent.reader) if p)
+            parts.append(self.key_images.strips(lines, timeline, anchor, title))
         return "".join(parts)
 
     def _limit_note(self) -> str:

@@ -20,7 +20,10 @@ import pandas as pd
 from irrecist.errors import InputError
 
 REQUIRED_FILES = ("timepoints.csv", "subjects.csv", "summary.json")
-"""Files a run folder must hold; ``errors.csv`` is optional (read as empty when missing)."""
+"""Files a run folder must hold; ``errors.csv`` and ``lines.csv`` are optional (read as empty when missing)."""
+LINE_FILE = "lines.csv"
+LINE_KEYS = ("subject_id", "reader", "timepoint", "lesion_id", "axis", "x1", "y1", "x2", "y2", "image_file")
+"""Columns of lines.csv the report needs (``irrecist.extract.LINE_COLUMNS``)."""
 
 CRITERION_NAMES = {"irrecist": "irRECIST", "recist1.1": "RECIST 1.1"}
 """Display names of the criteria."""
@@ -137,6 +140,25 @@ class RunResults:
         return list(seen)
 
     # Grouped once, on first use (cached_property writes the instance __dict__, allowed on a frozen dataclass).
+
+    def lines_of(self, entity: Entity) -> list[Row]:
+        """Rows of lines.csv (the measured lines, for key images) of one subject and reader, in file order."""
+        return self._lines.get(_key(entity), [])
+
+    @cached_property
+    def _lines(self) -> dict[tuple[str, str], list[Row]]:
+        """lines.csv grouped by (subject, reader); empty when the run has no usable lines.csv."""
+        path = self.folder / LINE_FILE
+        groups: dict[tuple[str, str], list[Row]] = {}
+        if not path.is_file():
+            return groups
+        try:
+            frame = _read_csv(path, LINE_KEYS)
+        except InputError:
+            return groups  # the report says nothing of key images then; lines.csv is for review
+        for row in records(frame):
+            groups.setdefault((row["subject_id"], row["reader"]), []).append(row)
+        return groups
 
     @cached_property
     def _subject_rows(self) -> dict[str, list[tuple[Entity, Row]]]:

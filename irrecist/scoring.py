@@ -40,6 +40,7 @@ class CriterionRun:
 class ScoreRun:
     runs: dict[str, CriterionRun] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    lines: pd.DataFrame | None = None  # lines.csv (measured lines for key images) when inputs were extracted
 
     @property
     def complete(self) -> bool:
@@ -164,11 +165,16 @@ def score_paths(
     (``irrecist.strict``). ``workers`` processes, or the dask.distributed scheduler at ``dask``, read the DICOM
     objects (``irrecist.distributed``); scoring stays here."""
     collected = collect_tables(paths, subjects_table, annotations, workers, dask)
+    lines = collected.lines
     if pseudonym is not None:
+        from irrecist.extract import pseudonymize_lines
+
         collected = pseudonymize_collected(collected, pseudonym)
+        lines = None if lines is None else pseudonymize_lines(lines, pseudonym)
     require_tables(collected)
     run = score_frames(collected.frames, configs, collected.info)
     run.problems[:0] = collected.problems
+    run.lines = lines
     if strict:
         from irrecist.strict import strict_run  # imports this module
 

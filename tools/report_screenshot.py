@@ -4,10 +4,14 @@ Usage::
 
     irrecist score test_images --out /tmp/demo_out          # writes /tmp/demo_out/report.html
     python tools/report_screenshot.py /tmp/demo_out/report.html --out /tmp/report.png [--width 1280 --height 4000]
+    python tools/report_screenshot.py /tmp/demo_out --section subject-DEMO-001 --out /tmp/subject.png --height 2400
 
 Needs a Chromium binary (Debian: ``apt-get install chromium``; or pass ``--chromium PATH``). Chromium runs
 with a throw-away profile, no network services and, as root, without its sandbox. The screenshot is the top
-``--height`` pixels of the page. Exit code 0 when the PNG was written and looks like a page (enough
+``--height`` pixels of the page; with ``--section ID`` the page is cut down to the element with that id (e.g. a
+subject's section ``subject-DEMO-001`` with its key images, or ``keyimages-DEMO-001``), kept with the page's
+style, so that a part far down the page is rendered at the top (Chromium's headless screenshot does not scroll
+to a ``#fragment``). Exit code 0 when the PNG was written and looks like a page (enough
 non-background pixels, several colours), 1 when it looks blank, 2 when Chromium is missing or fails.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,6 +73,21 @@ def screenshot(html: Path, out: Path, *, width: int = 1280, height: int = 4000, 
         raise RuntimeError(f"chromium failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
 
 
+def section_page(text: str, ident: str) -> str:
+    """The report page with only the element ``id="ident"`` in its body (its head, hence its style, kept);
+    ValueError when there is no such element."""
+    start = re.search(rf'<(\w+)[^>]*\sid="{re.escape(ident)}"', text)
+    if start is None:
+        raise ValueError(f"no element with id {ident!r}")
+    tag, depth, pos = start.group(1), 0, start.start()
+    for m in re.compile(rf"<(/?){tag}\b[^>]*>").finditer(text, pos):
+        depth += -1 if m.group(1) else 1
+        if depth == 0:
+            head = text[: text.index("<body>") + len("<body>")]
+            return f"{head}<main>{text[pos : m.end()]}</main></body></html>\n"
+    raise ValueError(f"the element with id {ident!r} is not closed")
+
+
 def blank_check(png: Path) -> tuple[bool, float, int]:
     """(looks like a page, share of non-background pixels, distinct colours) of a screenshot."""
     img = np.asarray(Image.open(png).convert("RGB"))
@@ -85,14 +105,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=4000)
     parser.add_argument("--chromium", help="Chromium executable (default: $CHROMIUM or chromium on PATH)")
+    parser.add_argument("--section", metavar="ID", help="render only the element with this id (e.g. subject-DEMO-001)")
     args = parser.parse_args(argv)
     html = args.html / "report.html" if args.html.is_dir() else args.html
     if not html.is_file():
         print(f"report_screenshot: {html}: no such file", file=sys.stderr)
         return 2
     try:
-        screenshot(html, args.out, width=args.width, height=args.height, chromium=args.chromium)
-    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        if args.section:
+            with tempfile.TemporaryDirectory(prefix="irrecist-section-") as tmp:
+                page = Path(tmp) / "section.html"
+                page.write_text(section_page(html.read_text(encoding="utf-8"), args.section), encoding="utf-8")
+                screenshot(page, args.out, width=args.width, height=args.height, chromium=args.chromium)
+        else:
+            screenshot(html, args.out, width=args.width, height=args.height, chromium=args.chromium)
+    except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
         print(f"report_screenshot: {exc}", file=sys.stderr)
         return 2
     ok, ink, colours = blank_check(args.out)

@@ -29,7 +29,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from irrecist.errors import Level, Problem
-from irrecist.lesions.base import ReadResult
+from irrecist.lesions.base import MeasuredLine, ReadResult
 from irrecist.lesions.gsps import Spacing, empty_row, pixel_length_mm
 
 DISAGREEMENT_MM = 1.0
@@ -229,6 +229,11 @@ class AimReader:
             referenced_sop_instance_uid=ref_uid,
             tracking_uid=_get(ann, "trackingUniqueIdentifier"),
         )
+        if len(points) == 2 and not is_3d and ref_uid and long_mm is not None:
+            # two-dimensional coordinates are (x, y) = (column, row) on the referenced image, as DICOM SCOORD
+            axis = "length" if short_mm is None else "long"
+            p0, p1 = (points[0][0], points[0][1]), (points[1][0], points[1][1])
+            result.lines.append(MeasuredLine(len(result.rows), axis, ref_uid, None, p0, p1))
         result.rows.append(row)
 
     @staticmethod

@@ -28,7 +28,7 @@ from pydicom.dataset import Dataset
 from irrecist.columns import LESION_COLUMNS
 from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
-from irrecist.lesions.base import ReadResult
+from irrecist.lesions.base import MeasuredLine, ReadResult
 
 Spacing = tuple[float, float]
 """(row spacing, column spacing) in mm, the order of DICOM PixelSpacing."""
@@ -223,9 +223,12 @@ class GspsReader:
         found: list[tuple[str, tuple[str, str], list[str], _Caliper]] = []
         labels: dict[tuple[str, str], list[_Label]] = {}
         calipers: dict[tuple[str, str], list[_Caliper]] = {}
+        frame_of: dict[str, int | None] = {}  # referenced image -> its referenced frame (1-based), if one
         for n_ann, ann in enumerate(annotations, start=1):
             layer = str(ann.get("GraphicLayer", "") or "")
-            refs = [str(r.ReferencedSOPInstanceUID) for r in ann.get("ReferencedImageSequence", []) or []]
+            images = ann.get("ReferencedImageSequence", []) or []
+            refs = [str(r.ReferencedSOPInstanceUID) for r in images]
+            frame_of.update((str(r.ReferencedSOPInstanceUID), _first_frame(r)) for r in images)
             refs = refs or list(series_of)
             key = (layer, "\\".join(sorted(refs)))
             labels.setdefault(key, []).extend(self._label(t) for t in ann.get("TextObjectSequence", []) or [])
@@ -296,6 +299,8 @@ class GspsReader:
                 referenced_sop_instance_uid=ref,
                 series_uid=series_of.get(ref or "") or None,
             )
+            if ref:  # PIXEL units are (column, row) on the referenced image (C.10.5.1.2), as SCOORD
+                result.lines.append(MeasuredLine(len(result.rows), "length", ref, frame_of.get(ref), *cal.points))
             result.rows.append(row)
 
     def _spacing(
@@ -395,6 +400,15 @@ class GspsReader:
                 if value:
                     return value
         return _text(ds.get("ContentCreatorName"))
+
+
+def _first_frame(item: Dataset) -> int | None:
+    """The first ReferencedFrameNumber of a referenced image item (1-based); None when absent or not a number."""
+    frames = item.get("ReferencedFrameNumber")
+    if frames is not None and not isinstance(frames, int | str):
+        frames = frames[0] if len(frames) else None
+    frame = _int_or_none(frames)
+    return frame if frame is not None and frame > 0 else None
 
 
 def _same(a: Spacing, b: Spacing) -> bool:

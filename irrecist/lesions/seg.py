@@ -31,7 +31,7 @@ from pydicom.dataset import Dataset
 from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
 from irrecist.lesions import geometry
-from irrecist.lesions.base import ReadResult
+from irrecist.lesions.base import MeasuredLine, ReadResult
 
 SEG_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.66.4": "Segmentation Storage",
@@ -206,10 +206,52 @@ def _refuse_geometry(ds: Dataset, obj: Any, result: ReadResult) -> bool:
 
 
 class _Plane:
-    """The union of one segment's frames on one image plane."""
+    """The union of one segment's frames on one image plane, and the source image of its first frame."""
 
-    def __init__(self, mask: NDArray[np.bool_], spacing: tuple[float, ...], order: float, thick: float | None):
+    def __init__(
+        self,
+        mask: NDArray[np.bool_],
+        spacing: tuple[float, ...],
+        order: float,
+        thick: float | None,
+        source: tuple[str, int | None] | None = None,
+    ):
         self.mask, self.spacing, self.order, self.thickness = mask, spacing, order, thick
+        self.source = source
+
+    def line(self, row: int, axis_name: str, axis: geometry.Axis) -> MeasuredLine | None:
+        """``axis`` (mm in the frame's plane, pixel centres at ``(c * sc, r * sr)``) as a line in the source
+        image's pixel coordinates ((column, row), the centre of pixel (c, r) at (c + 0.5, r + 0.5), PS3.3
+        C.18.6.1.1); the SEG frame is taken to lie on its source image's pixel grid (C.8.20.2: derived from
+        it, as highdicom and dcmqi write SEGs). None when the frame names no source image."""
+        if self.source is None:
+            return None
+        sr, sc = self.spacing[0], self.spacing[1]
+
+        def pixel(p: geometry.Point) -> geometry.Point:
+            return (p[0] / sc + 0.5, p[1] / sr + 0.5)
+
+        return MeasuredLine(row, axis_name, self.source[0], self.source[1], pixel(axis.start), pixel(axis.end))
+
+
+def _source_image(ds: Dataset, index: int) -> tuple[str, int | None] | None:
+    """SOP Instance UID and frame (1-based; None for a single-frame image) of the image frame ``index`` was
+    derived from (Derivation Image Functional Group > Source Image Sequence, PS3.3 C.7.6.16.2.6)."""
+    derivation = _fg(ds, index, "DerivationImageSequence")
+    sources = derivation.get("SourceImageSequence") if derivation is not None else None
+    if not sources:
+        return None
+    uid = str(sources[0].get("ReferencedSOPInstanceUID", "") or "")
+    if not uid:
+        return None
+    frames = sources[0].get("ReferencedFrameNumber")
+    if frames is not None and not isinstance(frames, int | str):
+        frames = frames[0] if len(frames) else None
+    try:
+        frame = int(frames) if frames not in (None, "") else None
+    except (TypeError, ValueError):
+        frame = None
+    return uid, frame if frame else None
 
 
 def _coded_meaning(item: Dataset, keyword: str) -> tuple[str | None, set[tuple[str, str]]]:
@@ -322,6 +364,9 @@ class SegReader:
             direction = (la.end[0] - la.start[0], la.end[1] - la.start[1])
             sa = geometry.mask_short_axis(plane.mask, direction, plane.spacing, self.corners)
             organ, nodal = _organ(item)
+            for name, axis in (("long", la), ("short", sa)):
+                if (line := plane.line(len(result.rows), name, axis)) is not None and axis.length_mm > 0:
+                    result.lines.append(line)
             result.rows.append(
                 lesion_row(
                     common,
@@ -398,6 +443,6 @@ class SegReader:
                     per[key].mask |= mask
                 else:
                     per[key if key not in per else (*key, i)] = _Plane(
-                        mask.copy(), spacing, order, float(thick) if thick else None
+                        mask.copy(), spacing, order, float(thick) if thick else None, _source_image(ds, i)
                     )
         return planes

@@ -38,6 +38,7 @@ from .sr_generic import (
     describe,
     find_text,
     first_line,
+    group_lines,
     group_rows,
     guarded_read,
     header_of,
@@ -48,6 +49,7 @@ from .sr_generic import (
     matches,
     num_of,
     observer_of,
+    scoord_of,
     size_kind,
     text_of,
     timepoint_of,
@@ -101,6 +103,8 @@ def _groups_from_tree(ds: Dataset, limits: list[str], skipped: list[str]) -> lis
                 group.nums.append(num)
                 group.sites.extend(c for k in children(kid)
                                    if matches(concept_name(k), FINDING_SITE) and (c := concept_value(k)) is not None)
+            elif vt == "SCOORD" and group.region is None:
+                group.region = scoord_of(kid)  # TID 1410 Image Region: the ROI the group's NUMs measure
             elif vt == "CODE" and (value := concept_value(kid)) is not None:
                 if name == FINDING:
                     group.finding = value.meaning or value.value
@@ -142,9 +146,16 @@ def read_measurement_report(ds: Dataset, path: str, *, owned: bool = False) -> R
     doc_items = children(ds)
     doc_timepoint, doc_observer = timepoint_of(doc_items), observer_of(doc_items)
     for group in groups:
-        result.rows.extend(group_rows(group, header, doc_timepoint, doc_observer, result.problems))
+        _add_rows(result, group, group_rows(group, header, doc_timepoint, doc_observer, result.problems))
     _warn_without_timepoint(result, header, path)
     return result
+
+
+def _add_rows(result: ReadResult, group: SRGroup, rows: list[dict[str, Any]]) -> None:
+    """Append a group's rows and the lines their sizes were measured on."""
+    for row in rows:
+        result.lines.extend(group_lines(group, row, len(result.rows)))
+        result.rows.append(row)
 
 
 def _warn_without_timepoint(result: ReadResult, header: SRHeader, path: str) -> None:
@@ -220,7 +231,10 @@ def _group_of(number: int, unit: Dataset, nums: list[Dataset], limits: list[str]
     kids = children(unit)
     group = SRGroup(number, find_text(kids, TRACKING_ID), find_text(kids, TRACKING_UID))
     items = [item for item, _d, _a in iter_content(unit, limits)]
-    has_line = any(_is_line(item) for item in items)
+    lines = [item for item in items if _is_line(item)]
+    has_line = bool(lines)
+    if len(lines) == 1:  # the one line drawn in the annotation measures its length
+        group.region = scoord_of(lines[0])
     method = next((_LABELS.get(t.lower()) for i in items if matches(concept_name(i), MEASUREMENT_METHOD)
                    and (t := text_of(i))), None)
     for item in items:
@@ -256,7 +270,7 @@ def read_generic_sr(ds: Dataset, path: str) -> ReadResult:
     for number, (unit, nums) in enumerate(units.values(), 1):
         group, has_line = _group_of(number, unit, nums, limits)
         if has_line:
-            result.rows.extend(group_rows(group, header, doc_timepoint, doc_observer, result.problems))
+            _add_rows(result, group, group_rows(group, header, doc_timepoint, doc_observer, result.problems))
             continue
         found = "; ".join(f"{n.meaning} {n.value:g} {n.unit}" for n in group.nums)
         result.problems.append(header.problem(Level.WARNING, f"{path}: annotation {number} "

@@ -18,15 +18,19 @@ from typing import Any
 from pydicom import uid
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
 from pydicom.sr.coding import Code
 
 from irrecist.columns import LESION_COLUMNS
 from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
 
-from .base import ReadResult
+from .base import MeasuredLine, Point, ReadResult
 
-__all__ = ["MAX_DEPTH", "SR_STORAGE_UIDS", "SRGroup", "SRHeader", "SRNum", "group_rows", "iter_content"]
+__all__ = [
+    "MAX_DEPTH", "SR_STORAGE_UIDS", "SRGroup", "SRHeader", "SRLine", "SRNum", "group_lines", "group_rows",
+    "iter_content", "scoord_of",
+]  # fmt: skip
 
 SR_STORAGE_UIDS: frozenset[str] = frozenset(
     {uid.BasicTextSRStorage, uid.EnhancedSRStorage, uid.ComprehensiveSRStorage, uid.Comprehensive3DSRStorage,
@@ -91,15 +95,38 @@ class SRHeader:
         return Problem(level, self.source, self.subject_id or "", lesion_id, timepoint, message)
 
 
+@dataclass(frozen=True)
+class SRLine:
+    """A shape drawn on one image: a SCOORD content item (PS3.3 C.18.6) with its SELECTED FROM IMAGE reference.
+
+    ``points`` are (column, row) image pixel positions (C.18.6.1.1: (0, 0) is the top left corner of the top
+    left pixel): two for a POLYLINE line, four for an ELLIPSE (major axis end points, then minor axis end
+    points, C.18.6.1.2). ``frame`` is the referenced frame number (1-based), None for a single-frame image."""
+
+    graphic_type: str
+    points: tuple[Point, ...]
+    sop_instance_uid: str
+    frame: int | None
+
+    def axis(self, axis: str) -> tuple[Point, Point] | None:
+        """The segment measuring ``axis`` (``long``, ``short``, ``length``): a line is its own segment for any
+        axis; an ellipse gives its major axis for ``long`` / ``length`` and its minor axis for ``short``."""
+        if self.graphic_type == "POLYLINE":
+            return self.points[0], self.points[1]
+        return (self.points[2], self.points[3]) if axis == "short" else (self.points[0], self.points[1])
+
+
 @dataclass
 class SRNum:
-    """One NUM content item; ``kind`` is its size slot (``length`` ...), or None for other concepts."""
+    """One NUM content item; ``kind`` is its size slot (``length`` ...), or None for other concepts; ``line`` the
+    two-point line (or ellipse) it was measured on, from its INFERRED FROM SCOORD child (TID 300 / TID 320)."""
 
     meaning: str
     value: float | None
     unit: str
     unit_meaning: str
     kind: str | None
+    line: SRLine | None = None
 
 
 @dataclass
@@ -115,6 +142,7 @@ class SRGroup:
     value_codes: list[Code] = field(default_factory=list)
     timepoint: str | None = None
     observer: str | None = None
+    region: SRLine | None = None  # the group's own line or ellipse (TID 1410 Image Region; a generic SR's line)
 
 
 # ------------------------------------------------------------------ content-tree helpers (pydicom)
@@ -240,7 +268,38 @@ def num_of(item: Dataset, kind: str | None = None) -> SRNum | None:
         unit=str(unit.value) if unit else "",
         unit_meaning=str(unit.meaning) if unit else "",
         kind=kind if kind is not None else size_kind(name),
+        line=next((line for k in children(item) if (line := scoord_of(k)) is not None), None),
     )
+
+
+_SHAPE_VALUES = {"POLYLINE": 4, "ELLIPSE": 8}  # GraphicData values of a two-point line and of an ellipse
+
+
+def scoord_of(item: Dataset) -> SRLine | None:
+    """An :class:`SRLine` from a SCOORD item that is a two-point POLYLINE or an ELLIPSE and names the image it
+    was drawn on (its IMAGE child, PS3.3 C.18.6 / TID 320); None for anything else."""
+    if item.get("ValueType") != "SCOORD":
+        return None
+    kind = str(item.get("GraphicType", "") or "").upper()
+    data = item.get("GraphicData") or []
+    if _SHAPE_VALUES.get(kind) != len(data):
+        return None
+    image = next((k for k in children(item) if k.get("ValueType") == "IMAGE"), None)
+    refs = image.get("ReferencedSOPSequence") if image is not None else None
+    if not refs or not refs[0].get("ReferencedSOPInstanceUID"):
+        return None
+    try:
+        values = [float(v) for v in data]
+        frames = refs[0].get("ReferencedFrameNumber")
+        if isinstance(frames, MultiValue | list):
+            frames = frames[0] if len(frames) else None
+        frame = int(frames) if frames not in (None, "") else None
+    except (TypeError, ValueError, IndexError):
+        return None
+    if not all(math.isfinite(v) for v in values):
+        return None
+    points = tuple((values[i], values[i + 1]) for i in range(0, len(values), 2))
+    return SRLine(kind, points, str(refs[0].ReferencedSOPInstanceUID), frame if frame else None)
 
 
 # ------------------------------------------------------------------ loading
@@ -410,6 +469,28 @@ def group_rows(group: SRGroup, header: SRHeader, doc_timepoint: str | None, doc_
         measurement=measurement or None,
     )
     return [row]
+
+
+_LINE_AXES = {"long_axis": "long", "short_axis": "short"}
+
+
+def group_lines(group: SRGroup, row: dict[str, Any], index: int) -> list[MeasuredLine]:
+    """The lines of the sizes held by ``row`` (the row of ``group``, at position ``index`` of the result): each
+    size NUM's own SCOORD, else the group's region (a line or an ellipse) for its long axis or length."""
+    measurement = str(row.get("measurement") or "")
+    wanted = _LINE_AXES if "_axis" in measurement else {measurement: "length"} if measurement else {}
+    out: list[MeasuredLine] = []
+    for num in group.nums:
+        axis = wanted.get(num.kind or "")
+        if axis is None or any(m.axis == axis for m in out) or unit_kind(num.unit, num.unit_meaning) != "length":
+            continue
+        line = num.line
+        if line is None and group.region is not None and (axis != "short" or group.region.graphic_type == "ELLIPSE"):
+            line = group.region
+        segment = line.axis(axis) if line is not None else None
+        if line is not None and segment is not None:
+            out.append(MeasuredLine(index, axis, line.sop_instance_uid, line.frame, *segment))
+    return out
 
 
 def guarded_read(obj: Any, accept: Callable[[Dataset], str], read: Callable[[Dataset, str], ReadResult]

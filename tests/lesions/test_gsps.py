@@ -215,6 +215,11 @@ def test_anisotropic_spacing_from_lookup_and_labels_by_anchor(tmp_path: Path) ->
     assert _errors(result) == []
     assert any(p.level is Level.INFO and "not two-point" in p.message for p in result.problems)
     assert "Secret" not in _all_text(result)
+    # each caliper's line: its row, the referenced image and its (column, row) points as written
+    lines = {result.rows[ln.row]["lesion_id"]: ln for ln in result.lines}
+    assert set(lines) == {"T1", "T2"}
+    assert (lines["T1"].start, lines["T1"].end, lines["T1"].axis) == ((0, 0), (30, 40), "length")
+    assert lines["T2"].sop_instance_uid == "1.2.3.100" and lines["T2"].frame is None
 
 
 def test_unlabelled_caliper_is_kept_with_a_warning(tmp_path: Path) -> None:
