@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("extract", help="read DICOM studies and annotations into a lesion table for review")
     ex.add_argument("inputs", nargs="+", type=Path, help="folders or files (DICOM, AIM, Slicer, tables)")
-    ex.add_argument("--out", type=Path, required=True, help="output folder: lesions.csv, studies.csv, issues.csv, lines.csv")
+    ex.add_argument(
+        "--out", type=Path, required=True, help="output folder: lesions.csv, studies.csv, issues.csv, lines.csv"
+    )
     ex.add_argument("--annotations", type=Path, action="append", default=[], help="annotation table to merge")
     ex.add_argument("--mapping", type=Path, help="lesion label or timepoint mapping table")
     ex.add_argument("--workers", type=int, default=1, help="processes (default 1)")

@@ -672,8 +672,8 @@ def _write_rows_csv(rows: list[Row], variables: tuple[Var, ...], path: Path) -> 
 
 def write_extras(run: ScoreRun, out: Path, *, xpt: bool = False, parquet: bool = False, studyid: str = "") -> None:
     """What ``write_run`` adds to the core tables: ``out/cdisc/`` (TU, TR, RS, ADRS as CSV, with
-    ``--xpt`` SAS transport v5 and with ``--parquet`` Parquet) and Parquet copies of timepoints, subjects
-    and errors next to their CSVs."""
+    ``--xpt`` SAS transport v5 and with ``--parquet`` Parquet) and Parquet copies of timepoints, subjects,
+    errors and (inputs read from DICOM) lines next to their CSVs."""
     folder = out / "cdisc"
     with paused_gc():
         tables = _cdisc_rows(run, studyid)
@@ -690,3 +690,5 @@ def write_extras(run: ScoreRun, out: Path, *, xpt: bool = False, parquet: bool =
     if parquet:
         for name, frame in (("timepoints", timepoints_frame), ("subjects", subjects_frame), ("errors", errors_frame)):
             write_parquet(frame(run), out / f"{name}.parquet")
+        if run.lines is not None:
+            write_parquet(run.lines, out / "lines.parquet")

@@ -18,7 +18,6 @@ subject, timepoint and lesion id; :meth:`Extraction.lines_frame` lays them out a
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 import uuid
 import warnings
@@ -27,7 +26,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from pydicom.uid import UID
@@ -53,9 +52,6 @@ from irrecist.lesions.registry import PR_CLASSES, SR_CLASSES, Registry, default_
 from irrecist.lesions.table import read_frame
 from irrecist.progress import progress
 
-if TYPE_CHECKING:
-    from irrecist.pseudonym import Pseudonymizer
-
 ISSUE_COLUMNS = ["level", "source", "subject_id", "lesion_id", "message"]
 SAME_MM = 0.01  # two stored values closer than this are the same measurement
 _AXES = ("long_axis_mm", "short_axis_mm")
@@ -69,7 +65,6 @@ LINE_COLUMNS = [
 line's end points in pixels, (column, row) with (0, 0) the top left corner of the top left pixel (DICOM SCOORD,
 PS3.3 C.18.6.1.1)."""
 LINES = "_lines"  # row key: the MeasuredLines of the row
-_LINES_SUBJECT = "_lines_subject"  # row key: the subject id the row had when its lines were laid out
 
 
 @dataclass
@@ -89,15 +84,12 @@ class Extraction:
 
     def lines_frame(self) -> pd.DataFrame:
         """``lines.csv``: the measured lines of the rows (:data:`LINE_COLUMNS`, all text), sorted by subject,
-        date, reader, lesion and axis. When a row's subject id was replaced after extraction (pseudonymization),
-        the old id is replaced in ``image_file`` too where it stands as a whole word, as it is in ``source``."""
+        date, reader, lesion and axis."""
         data: list[tuple[tuple[str, ...], dict[str, str]]] = []
         for row in self.rows:
-            subject, was = str(row.get("subject_id") or ""), str(row.get(_LINES_SUBJECT) or "")
+            subject = str(row.get("subject_id") or "")
             for line in row.get(LINES) or ():
                 image = self.images.get(line.sop_instance_uid, "")
-                if was and subject != was:
-                    image = _swap_id(image, was, subject)
                 cells = {
                     "subject_id": subject,
                     "reader": _fmt(row.get("reader")),
@@ -522,29 +514,9 @@ def extract_paths(
     problems.extend(dup)
     problems.extend(organ_conflicts(rows))
     seen |= {str(r.get("subject_id") or "") for r in rows}
-    for row in rows:
-        if row.get(LINES):
-            row[_LINES_SUBJECT] = row.get("subject_id")
     images = {f.sop_uid: str(f.path) for f in index.files if f.is_image and f.sop_uid}
     problems = list(dict.fromkeys(problems))
     return Extraction(lesion_frame(rows), index.studies(), problems, rows, seen - {""}, images)
-
-
-_WORD = re.compile(r"[\w.\-]+")
-
-
-def _swap_id(text: str, old: str, new: str) -> str:
-    """``old`` replaced by ``new`` where it stands as a whole word (``irrecist.pseudonym``'s rule)."""
-
-    def token(m: re.Match[str]) -> str:
-        word = m.group(0)
-        core = word.strip(".-")
-        if core != old:
-            return word
-        start = word.index(core)
-        return word[:start] + new + word[start + len(core) :]
-
-    return _WORD.sub(token, text)
 
 
 def _attach_lines(result: ReadResult) -> None:
@@ -588,14 +560,3 @@ def write_extraction(ex: Extraction, out_dir: Path) -> dict[str, Path]:
         written[name] = path
     return written
 
-
-def pseudonymize_lines(lines: pd.DataFrame, p: Pseudonymizer) -> pd.DataFrame:
-    """``lines.csv`` with its subject ids pseudonymized and the ids replaced where they stand as whole words in
-    ``source`` and ``image_file`` (``irrecist.pseudonym``: the same rule as for every other table)."""
-    from irrecist.pseudonym import frame_ids  # imports irrecist.inputs, which imports this module lazily
-
-    sub = p.replacer(frame_ids(lines))
-    out = p.frame(lines, sub)
-    if "image_file" in out.columns:
-        out["image_file"] = [sub(str(v)) for v in out["image_file"]]
-    return out

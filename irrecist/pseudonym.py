@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 LENGTH = 16
 """Hex digits kept (64 bits): collisions are negligible for any trial size (about 1 in 10^10 for 20 000 ids)."""
 _TOKEN = re.compile(r"[\w.\-]+")
+PATH_COLUMNS = ("source", "image_file")
+"""Columns holding file names, in which subject ids standing as whole words are replaced."""
 _PLAIN = re.compile(r"[\w.\-]+\Z")
 
 
@@ -88,12 +90,14 @@ class Pseudonymizer:
         return sub
 
     def frame(self, df: pd.DataFrame, sub: Callable[[str], str]) -> pd.DataFrame:
-        """A copy with ``subject_id`` pseudonymized and ``sub`` (a :meth:`replacer`) applied to ``source``."""
+        """A copy with ``subject_id`` pseudonymized and ``sub`` (a :meth:`replacer`) applied to the file names
+        (``source``; ``image_file`` of ``lines.csv``)."""
         out = df.copy()
         if "subject_id" in out.columns:
             out["subject_id"] = [self(str(v).strip()) for v in out["subject_id"]]
-        if "source" in out.columns:
-            out["source"] = [sub(str(v)) for v in out["source"]]
+        for column in PATH_COLUMNS:
+            if column in out.columns:
+                out[column] = [sub(str(v)) for v in out[column]]
         return out
 
     def problems(self, problems: Iterable[Problem], sub: Callable[[str], str]) -> list[Problem]:
@@ -109,15 +113,17 @@ def frame_ids(df: pd.DataFrame) -> set[str]:
 
 
 def pseudonymize_collected(got: Collected, p: Pseudonymizer) -> Collected:
-    """The scoring inputs (lesion tables, their source names, subject table, problems) with ids replaced."""
+    """The scoring inputs (lesion tables, their source names, subject table, problems, measured lines) with ids
+    replaced."""
     ids = set(got.info) | got.seen_ids | {q.subject_id for q in got.problems}
-    for df, _, _ in got.frames:
+    for df in [df for df, _, _ in got.frames] + ([got.lines] if got.lines is not None else []):
         ids |= {i.strip() for i in frame_ids(df)}
     sub = p.replacer(ids)
     return Collected(
         frames=[(p.frame(df, sub), sub(source), offset) for df, source, offset in got.frames],
         info={p(k): v for k, v in got.info.items()},
         problems=p.problems(got.problems, sub),
+        lines=None if got.lines is None else p.frame(got.lines, sub),
     )
 
 
@@ -134,4 +140,5 @@ def pseudonymize_extraction(ex: Extraction, p: Pseudonymizer) -> Extraction:
         for r in ex.rows
     ]
     problems = p.problems(ex.problems, sub)
-    return replace(ex, lesions=lesions, studies=studies, problems=problems, rows=rows, seen_ids=set())
+    images = {uid: sub(path) for uid, path in ex.images.items()}  # lines.csv's image_file
+    return replace(ex, lesions=lesions, studies=studies, problems=problems, rows=rows, seen_ids=set(), images=images)

@@ -165,16 +165,12 @@ def score_paths(
     (``irrecist.strict``). ``workers`` processes, or the dask.distributed scheduler at ``dask``, read the DICOM
     objects (``irrecist.distributed``); scoring stays here."""
     collected = collect_tables(paths, subjects_table, annotations, workers, dask)
-    lines = collected.lines
     if pseudonym is not None:
-        from irrecist.extract import pseudonymize_lines
-
         collected = pseudonymize_collected(collected, pseudonym)
-        lines = None if lines is None else pseudonymize_lines(lines, pseudonym)
     require_tables(collected)
     run = score_frames(collected.frames, configs, collected.info)
     run.problems[:0] = collected.problems
-    run.lines = lines
+    run.lines = collected.lines
     if strict:
         from irrecist.strict import strict_run  # imports this module
 

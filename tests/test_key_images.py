@@ -279,3 +279,12 @@ def test_screenshot_of_a_subject_section_shows_the_lines(run: Path, tmp_path: Pa
     amber = (abs(pixels[..., 0] - 255) < 16) & (abs(pixels[..., 1] - 196) < 20) & (pixels[..., 2] < 60)
     cyan = (pixels[..., 0] < 60) & (abs(pixels[..., 1] - 200) < 24) & (pixels[..., 2] > 220)
     assert amber.sum() > 200 and cyan.sum() > 100
+
+
+def test_parquet_copy_of_lines(tmp_path: Path) -> None:
+    """--parquet copies lines.csv too, value for value."""
+    assert main(["score", str(DEMO / "DEMO-001"), "--out", str(tmp_path), "--no-report", "--parquet"]) == 0
+    csv = pd.read_csv(tmp_path / "lines.csv", dtype=str, keep_default_na=False)
+    pq = pd.read_parquet(tmp_path / "lines.parquet")
+    assert len(csv) > 0 and list(pq.columns) == list(csv.columns)
+    assert pq.astype(str).where(pq.notna(), "").equals(csv)
