@@ -18,10 +18,11 @@ import pandas as pd
 from irrecist.cdisc import cdisc_frames, write_cdisc
 from irrecist.endpoints import Landmark
 from irrecist.errors import ConfigError, InputError
-from irrecist.inputs import load_subject_table
+from irrecist.inputs import Collected, load_subject_table
 from irrecist.output import errors_frame, subjects_frame, summary, timepoints_frame, write_run
+from irrecist.pseudonym import Pseudonymizer
 from irrecist.rules.config import load_protocol
-from irrecist.scoring import ScoreRun, make_configs, score_frames, score_paths
+from irrecist.scoring import ScoreRun, make_configs, score_collected, score_paths
 
 PathLike = str | os.PathLike[str]
 FRAME_SOURCE = "DataFrame"
@@ -119,6 +120,8 @@ def score(
     exclude_ineligible: bool = False,
     orr_at: str | Landmark | None = None,
     studyid: str = "",
+    strict: bool = False,
+    pseudonymize: str | None = None,
     **options: Any,
 ) -> ScoreResult:
     """Score a lesion table (DataFrame with the columns of spec/lesion-table.md), a file or folder, or a list
@@ -131,6 +134,8 @@ def score(
     landmark ORR: a visit label, or ``Landmark(day=28, anchor="last_treatment")`` for the assessment nearest
     day 28 after the last treatment (within +- 7 days unless ``window_days`` says otherwise).
 
+    ``strict`` and ``pseudonymize`` (a secret, or ``env:NAME``) work as ``--strict`` and ``--pseudonymize``.
+
     Raises ``ConfigError`` for an unknown criterion or option or a bad value, ``InputError`` for a missing
     path or a lesion table without its required columns. Problems with single subjects or rows do not raise:
     they are in ``result.errors`` (and ``result.complete`` is false), as in ``errors.csv``.
@@ -140,13 +145,15 @@ def score(
         subject_table: Path | pd.DataFrame | None = as_text(subjects)
     else:
         subject_table = Path(subjects) if subjects is not None else None
+    pseudonym = Pseudonymizer.from_secret(pseudonymize) if pseudonymize is not None else None
     if isinstance(table_or_paths, pd.DataFrame):
         info, problems = load_subject_table(subject_table)
-        run = score_frames([(as_text(table_or_paths), FRAME_SOURCE, 0)], configs, info)
-        run.problems[:0] = problems
+        got = Collected(frames=[(as_text(table_or_paths), FRAME_SOURCE, 0)], info=info, problems=problems)
+        run = score_collected(got, configs, pseudonym=pseudonym, strict=strict)
     else:
         extra = [Path(a) for a in annotations]
-        run = score_paths(_paths(table_or_paths), configs, subject_table, extra, workers)
+        paths = _paths(table_or_paths)
+        run = score_paths(paths, configs, subject_table, extra, workers, pseudonym=pseudonym, strict=strict)
     return ScoreResult(
         run=run,
         timepoints=timepoints_frame(run),

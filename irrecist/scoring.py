@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from irrecist.errors import InputError, Level, Problem
-from irrecist.inputs import collect_tables, require_tables
+from irrecist.inputs import Collected, collect_tables, require_tables
 from irrecist.lesion_table import Subjects, build_subjects
 from irrecist.model import SubjectInfo, SubjectRecord
 from irrecist.progress import progress
@@ -165,6 +165,18 @@ def score_paths(
     (``irrecist.strict``). ``workers`` processes, or the dask.distributed scheduler at ``dask``, read the DICOM
     objects (``irrecist.distributed``); scoring stays here."""
     collected = collect_tables(paths, subjects_table, annotations, workers, dask)
+    return score_collected(collected, configs, pseudonym=pseudonym, strict=strict)
+
+
+def score_collected(
+    collected: Collected,
+    configs: Sequence[CriterionConfig],
+    *,
+    pseudonym: Pseudonymizer | None = None,
+    strict: bool = False,
+) -> ScoreRun:
+    """Score collected inputs (``score_paths``; the Python API's DataFrames): pseudonymize them first when
+    asked, score, put the collection's problems first, and apply ``strict``."""
     if pseudonym is not None:
         collected = pseudonymize_collected(collected, pseudonym)
     require_tables(collected)

@@ -182,3 +182,33 @@ def test_landmark_by_day_matches_the_cli(table: Path, tmp_path: Path) -> None:
     assert (block["n"], block["N"], block["subjects_with_assessment"]) == (1, 3, 2)
     with pytest.raises(ValueError, match="either a visit label or a day"):
         irrecist.Landmark(visit="W4", day=28)
+
+
+JUMP_ROWS = [
+    {"subject_id": "GOOD", "timepoint": "baseline", "date": "2024-01-01", "lesion_id": "T1", "role": "target",
+     "organ": "liver", "long_axis_mm": "40"},
+    {"subject_id": "GOOD", "timepoint": "week 8", "date": "2024-02-26", "lesion_id": "T1", "long_axis_mm": "30"},
+    {"subject_id": "JUMP", "timepoint": "baseline", "date": "2024-01-01", "lesion_id": "T1", "role": "target",
+     "organ": "liver", "long_axis_mm": "42"},
+    {"subject_id": "JUMP", "timepoint": "week 8", "date": "2024-02-26", "lesion_id": "T1", "long_axis_mm": "4.1"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_strict_and_pseudonymize_as_the_cli(tmp_path: Path, as_file: bool) -> None:
+    """JUMP's 42 -> 4.1 mm is a warning; strict leaves JUMP unscored. Pseudonymized ids are the CLI's."""
+    df = pd.DataFrame(JUMP_ROWS).fillna("")
+    path = tmp_path / "lesions.csv"
+    df.to_csv(path, index=False)
+    given: pd.DataFrame | Path = path if as_file else df
+    lenient = irrecist.score(given)
+    assert set(lenient.subjects.subject_id) == {"GOOD", "JUMP"} and list(lenient.errors.level) == ["warning"]
+    strict = irrecist.score(given, strict=True)
+    assert not strict.complete and set(strict.subjects.subject_id) == {"GOOD"}
+    assert set(strict.errors.level) == {"error"} and set(strict.errors.subject_id) == {"JUMP"}
+    hidden = irrecist.score(given, pseudonymize="s3cret")
+    assert main(["score", str(path), "--out", str(tmp_path / "cli"), "--no-report", "--pseudonymize", "s3cret"]) == 0
+    cli = pd.read_csv(tmp_path / "cli" / "subjects.csv", dtype=str, keep_default_na=False)
+    assert sorted(hidden.subjects.subject_id) == sorted(cli.subject_id)
+    assert not {"GOOD", "JUMP"} & set(hidden.subjects.subject_id)
+    assert "JUMP" not in csv_text(hidden.errors).decode()
