@@ -2,7 +2,8 @@
 slices plus the demo trial's SR, SEG and RTSTRUCT objects) against plain pydicom reads of the same files, all
 measured in this run.
 
-    python -m benchmarks.bench_extract --files 2000
+    python -m benchmarks.bench_extract --files 2000                            # the demo's dense mix
+    python -m benchmarks.bench_extract --files 2000 --slices 100 --size 512    # clinical series
     python -m benchmarks.bench_extract --files 2000 --cold     # also: fresh processes, imports included
     python -m benchmarks.bench_extract --seg-workload 48       # --workers 1 vs 2 where SEG decoding dominates
 
@@ -37,24 +38,36 @@ def _demo_modules() -> tuple[object, object]:
     return make_demo, demo_spec
 
 
-def _subjects(n_files: int) -> Iterator[tuple[object, int]]:
-    """Copies of the demo subjects under new IDs (so new UIDs), cycling until ``n_files`` files are planned."""
+def _subjects(n_files: int, slices: int | None = None) -> Iterator[tuple[object, int]]:
+    """Copies of the demo subjects under new IDs (so new UIDs), cycling until ``n_files`` files are planned;
+    ``slices`` CT slices per series instead of the demo's 24-30."""
     _, spec = _demo_modules()
     total, k = 0, 0
     while total < n_files:
         base = spec.SUBJECTS[k % len(spec.SUBJECTS)]  # type: ignore[attr-defined]
         subj = replace(base, subject_id=f"BENCH-{k:04d}", patient_name=f"Bench^{k:04d}")
+        if slices:
+            subj = replace(subj, n_slices=slices)
         files = subj.n_timepoints * (subj.n_slices + (0 if subj.fmt == "csv" else 1))
         yield subj, files
         total += files
         k += 1
 
 
-def generate(out: Path, n_files: int) -> int:
-    """Write at least ``n_files`` DICOM files (demo CT series and their SR, SEG, RTSTRUCT) under ``out``."""
+def generate(out: Path, n_files: int, slices: int | None = None, size: int | None = None) -> int:
+    """Write at least ``n_files`` DICOM files (demo CT series and their SR, SEG, RTSTRUCT) under ``out``: the
+    demo's series (24-30 slices of 64 x 64 pixels), or ``slices`` slices of ``size`` x ``size`` pixels."""
     make_demo, _ = _demo_modules()
-    for subj, _files in _subjects(n_files):
-        make_demo.write_subject(subj, out)  # type: ignore[attr-defined]
+    import demo_dicom  # type: ignore[import-not-found]  # tools/, on the path once _demo_modules ran
+
+    grid = demo_dicom.ROWS, demo_dicom.COLS
+    if size:
+        demo_dicom.ROWS = demo_dicom.COLS = size
+    try:
+        for subj, _files in _subjects(n_files, slices):
+            make_demo.write_subject(subj, out)  # type: ignore[attr-defined]
+    finally:
+        demo_dicom.ROWS, demo_dicom.COLS = grid
     return sum(1 for p in out.rglob("*.dcm"))
 
 
@@ -224,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--cold", action="store_true", help="also measure in fresh interpreters (imports included)")
     ap.add_argument("--dir", type=Path, help="reuse (or create) the trial in this folder")
+    ap.add_argument("--slices", type=int, help="CT slices per series (default: the demo's 24-30)")
+    ap.add_argument("--size", type=int, help="CT slice rows and columns (default: the demo's 64)")
     ap.add_argument("--seg-workload", type=int, metavar="N", help="instead: N SEG files, --workers 1 vs 2")
     ap.add_argument("--seg-size", type=int, default=512, help="SEG frame rows and columns (default 512)")
     args = ap.parse_args(argv)
@@ -247,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         if not root.exists() or not any(root.rglob("*.dcm")):
             t0 = time.perf_counter()
-            n = generate(root, args.files)
+            n = generate(root, args.files, args.slices, args.size)
             print(f"generated {n} DICOM files in {time.perf_counter() - t0:.1f} s")
         files = _files(root)
         print(f"files: {len(files)} under {root}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
+import pydicom
 import pytest
 
 from benchmarks import bench_diameters, bench_extract, bench_scoring
@@ -29,6 +31,15 @@ def test_bench_extract_runs(capsys: pytest.CaptureFixture[str]) -> None:
     bench_extract.main(["--files", "50", "--repeat", "1"])
     out = capsys.readouterr().out
     assert re.search(r"extract / dcmread: [0-9.]+x", out) and re.search(r"header-only read: [0-9.]+x", out)
+
+
+def test_bench_extract_clinical_series_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trial = tmp_path / "trial"
+    bench_extract.main(["--files", "50", "--slices", "40", "--size", "96", "--repeat", "1", "--dir", str(trial)])
+    assert re.search(r"extract / dcmread: [0-9.]+x", capsys.readouterr().out)
+    ct = next(trial.rglob("ct/040.dcm"))
+    assert pydicom.dcmread(ct, stop_before_pixels=True).Rows == 96
+    assert not (ct.parent / "041.dcm").exists()
 
 
 def test_bench_extract_seg_workload_runs(capsys: pytest.CaptureFixture[str]) -> None:
