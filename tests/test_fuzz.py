@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 
-from irrecist.columns import LESION_COLUMNS, STATUSES
+from irrecist.columns import LESION_COLUMNS, STATUSES, SUBJECT_COLUMNS
 from irrecist.errors import IrrecistError, Level
 from irrecist.extract import extract_paths
 from irrecist.inputs import collect_tables
@@ -173,14 +173,6 @@ def test_table_files_of_any_bytes_return_results_or_irrecist_errors(data: bytes,
         exercise(run)
 
 
-SUBJECT_COLUMNS = [
-    "subject_id",
-    "treatment_start_date",
-    "last_treatment_date",
-    "new_therapy_date",
-    "data_cut_date",
-    "tumor_type",
-]
 DATES = CELLS["date"]
 
 
