@@ -12,7 +12,9 @@ PatientIDs.
 The lines the readers measured on (:class:`irrecist.lesions.base.MeasuredLine`) ride on their rows (key
 ``_lines``) through placing, labelling, identity and de-duplication, so each ends up with its row's final
 subject, timepoint and lesion id; :meth:`Extraction.lines_frame` lays them out as ``lines.csv``
-(:data:`LINE_COLUMNS`), with the path of the image each was drawn on when the study index found it.
+(:data:`LINE_COLUMNS`), with the path of the image each was drawn on when the study index found it. Lines
+given in patient coordinates (RTSTRUCT) are mapped to the pixels of their image here, after reading (so in this
+process, whatever ran the readers), from that image's header when it is among the indexed files; else dropped.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ from irrecist.index import (
     is_timepoint_map,
     label_assessments,
     pool_context,
+    read_image_plane,
     read_timepoint_map,
 )
 from irrecist.lesion_table import check_columns
-from irrecist.lesions.base import AXES, MeasuredLine, ReadResult
+from irrecist.lesions.base import AXES, PATIENT, PIXEL, MeasuredLine, ReadResult
 from irrecist.lesions.registry import PR_CLASSES, SR_CLASSES, Registry, default_registry
 from irrecist.lesions.table import read_frame
 from irrecist.progress import progress
@@ -89,6 +92,8 @@ class Extraction:
         for row in self.rows:
             subject = str(row.get("subject_id") or "")
             for line in row.get(LINES) or ():
+                if line.space != PIXEL:  # not mapped to its image's pixels: not drawn
+                    continue
                 image = self.images.get(line.sop_instance_uid, "")
                 cells = {
                     "subject_id": subject,
@@ -472,6 +477,8 @@ def extract_paths(
     ]
     rows: list[Row] = []
     read = list(zip(tasks, _read_all(spec, registry, tasks, workers, dask), strict=True))
+    images = {f.sop_uid: str(f.path) for f in index.files if f.is_image and f.sop_uid}
+    _lines_to_pixels([result for _, (_, result) in read], images)
     for rec, (name, result) in read:
         if name is None and not rec.is_image:
             what = UID(rec.sop_class).name if rec.sop_class else rec.kind
@@ -514,9 +521,33 @@ def extract_paths(
     problems.extend(dup)
     problems.extend(organ_conflicts(rows))
     seen |= {str(r.get("subject_id") or "") for r in rows}
-    images = {f.sop_uid: str(f.path) for f in index.files if f.is_image and f.sop_uid}
     problems = list(dict.fromkeys(problems))
     return Extraction(lesion_frame(rows), index.studies(), problems, rows, seen - {""}, images)
+
+
+def _lines_to_pixels(results: list[ReadResult], images: dict[str, str]) -> None:
+    """Map the lines readers gave in patient coordinates (RTSTRUCT) to the pixels of the image each names, from
+    that image's header (PS3.3 C.7.6.2.1.1; read here, once per image, only for such lines). A line whose image
+    is not among the indexed files, has no usable plane (or a frame: multi-frame planes are not read), or does
+    not lie on its plane is dropped: no line, no problem."""
+    wanted = {
+        line.sop_instance_uid
+        for result in results
+        for line in result.lines
+        if line.space == PATIENT and line.frame is None and line.sop_instance_uid in images
+    }
+    if not wanted:
+        return
+    planes = {uid: read_image_plane(images[uid]) for uid in sorted(wanted)}
+    for result in results:
+        if any(line.space != PIXEL for line in result.lines):
+            kept: list[MeasuredLine] = []
+            for line in result.lines:
+                plane = planes.get(line.sop_instance_uid) if line.frame is None else None
+                drawn = line if line.space == PIXEL else line.to_pixels(plane) if plane is not None else None
+                if drawn is not None:
+                    kept.append(drawn)
+            result.lines = kept
 
 
 def _attach_lines(result: ReadResult) -> None:

@@ -46,6 +46,7 @@ from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, STANDARD_VR
 
 from irrecist.dicomio import BoundedFile, dcmread
 from irrecist.errors import InputError, Level, Problem
+from irrecist.lesions.base import ImagePlane
 from irrecist.lesions.registry import ANNOTATION_CLASSES, HEADER_TAGS, read_header
 from irrecist.lesions.table import TABLE_SUFFIXES, read_frame
 
@@ -320,7 +321,8 @@ class _Window:
         return pos
 
 
-def _scan(fh: BinaryIO, size: int) -> Scanned | None:
+def _scan(fh: BinaryIO, size: int, keep: dict[int, tuple[str, bytes]] = _KEEP) -> Scanned | None:
+    """:func:`scan_header` keeping the tags of ``keep`` (SOPClassUID and SOPInstanceUID among them)."""
     w = _Window(fh, size)
     if len(w.buf) < 132 or w.buf[128:132] != b"DICM":
         return None
@@ -338,7 +340,7 @@ def _scan(fh: BinaryIO, size: int) -> Scanned | None:
     if not (syntax in _SCAN_SYNTAXES or syntax.startswith(_SCAN_PREFIX)) or meta.get(0x00020002) in ANNOTATION_CLASSES:
         return None
     raw: list[tuple[int, bytes, bytes, int]] = []
-    unpack, u32, vrs, vrs_32, keep = _ELEMENT.unpack_from, _U32.unpack_from, _VRS, _VRS_32, _KEEP
+    unpack, u32, vrs, vrs_32 = _ELEMENT.unpack_from, _U32.unpack_from, _VRS, _VRS_32
     buf, base = w.buf, w.base
     while pos < size:  # the dataset's top level, up to the pixel data
         off = pos - base
@@ -417,6 +419,35 @@ def scan_header(fh: BinaryIO, size: int) -> Scanned | None:
     if found is None:
         fh.seek(0)
     return found
+
+
+PLANE_TAGS = ["ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing"]
+"""What :func:`read_image_plane` reads (PS3.3 C.7.6.2, Image Plane Module); not kept by the index itself, which
+has no use for them on every image."""
+_PLANE_KEEP = {  # PLANE_TAGS and the two UIDs the fast scan requires
+    int(tag_for_keyword(kw) or 0): (kw, dictionary_VR(int(tag_for_keyword(kw) or 0)).encode())
+    for kw in [*PLANE_TAGS, "SOPClassUID", "SOPInstanceUID"]
+}
+
+
+def read_image_plane(path: str | Path) -> ImagePlane | None:
+    """The plane of a single-frame image file (:class:`ImagePlane`, PS3.3 C.7.6.2.1.1), read from its header
+    alone (the fast scan for plain files, else pydicom); None when the file cannot be read or its header has no
+    usable plane (multi-frame images keep theirs in functional groups: None). Never raises."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with BoundedFile(Path(path)) as fh:
+                try:
+                    found: Dataset | Scanned | None = _scan(fh, fh.size, _PLANE_KEEP)
+                except (_Unusual, struct.error, UnicodeDecodeError):
+                    found = None
+                if found is None:
+                    fh.seek(0)
+                    found = dcmread(fh, stop_before_pixels=True, specific_tags=PLANE_TAGS, force=True)
+            return ImagePlane.from_header(found)
+    except Exception:
+        return None
 
 
 def classify(path: Path) -> tuple[FileRecord | None, list[Problem]]:

@@ -24,6 +24,7 @@ from irrecist.extract import LINE_COLUMNS, extract_paths
 from irrecist.lesions.aim import AimReader
 from irrecist.lesions.base import MeasuredLine, ReadResult
 from irrecist.lesions.gsps import GspsReader
+from irrecist.lesions.rtstruct import RtStructReader
 from irrecist.lesions.seg import SegReader
 from irrecist.lesions.sr import GenericSRReader, TID1500Reader
 from irrecist.pseudonym import Pseudonymizer, pseudonymize_extraction
@@ -101,7 +102,7 @@ def test_demo_lines_lie_on_the_lesion(demo_lines: pd.DataFrame) -> None:
         cx, cy = geometry(subj).image_coords(les.x_mm, les.y_mm)
         mid = ((float(line["x1"]) + float(line["x2"])) / 2, (float(line["y1"]) + float(line["y2"])) / 2)
         slice_no = int(Path(line["image_file"]).stem)
-        if "/sr.dcm#" in line["source"]:  # the SR draws the true axes on the centre slice
+        if re.search(r"/(sr|rtstruct)\.dcm#", line["source"]):  # true axes (SR) or the widest contour: exact
             assert math.dist(mid, (cx, cy)) < 0.01 and slice_no == les.slice_index + 1, line
         else:  # the SEG measures the pixel mask: within a pixel and a half, on the centre slice or its neighbour
             assert math.dist(mid, (cx, cy)) < 1.5 and abs(slice_no - (les.slice_index + 1)) <= 1, line
@@ -111,14 +112,79 @@ def test_demo_lines_lie_on_the_lesion(demo_lines: pd.DataFrame) -> None:
 
 def test_lines_follow_their_row_through_identity(demo_lines: pd.DataFrame) -> None:
     """Every (subject, timepoint, lesion) with a line is a row of the lesion table, and the other way round for
-    the SR and SEG subjects (RTSTRUCT and the table subject carry no lines)."""
+    the SR, SEG and RTSTRUCT subjects (the table subject carries no lines)."""
     lesions = extract_paths([DEMO]).lesions
-    with_lines = {"DEMO-001", "DEMO-002", "DEMO-004", "DEMO-005", "DEMO-006"}
+    with_lines = {"DEMO-001", "DEMO-002", "DEMO-003", "DEMO-004", "DEMO-005", "DEMO-006", "DEMO-007"}
     measured = lesions[lesions["subject_id"].isin(with_lines) & (lesions["long_axis_mm"] != "")]
     want = set(zip(measured["subject_id"], measured["timepoint"], measured["lesion_id"], strict=True))
     got = set(zip(demo_lines["subject_id"], demo_lines["timepoint"], demo_lines["lesion_id"], strict=True))
     assert got == want
     assert set(demo_lines["subject_id"]) == with_lines
+
+
+@pytest.mark.parametrize("sid", ["DEMO-003", "DEMO-007"])
+def test_demo_rtstruct_lines(demo_lines: pd.DataFrame, sid: str) -> None:
+    """RTSTRUCT subjects: every measured row has its long and short axis line, on the CT slice through the lesion
+    centre of ``tools/demo_spec.py`` (the file the contour's ContourImageSequence names), long-axis midpoint at the
+    centre's pixel position, and each line's length from its pixels and that slice's PixelSpacing is the size."""
+    lesions = extract_paths([DEMO / sid]).lesions
+    measured = lesions[lesions["long_axis_mm"] != ""]
+    assert len(measured) >= 10 and measured["source"].str.contains("/rtstruct.dcm#").all()
+    lines = demo_lines[demo_lines["subject_id"] == sid]
+    subj = subject(sid)
+    for row in measured.to_dict("records"):
+        got = lines[(lines["timepoint"] == row["timepoint"]) & (lines["lesion_id"] == row["lesion_id"])]
+        assert sorted(got["axis"]) == ["long", "short"], row
+        les = next(les for les in subj.lesions if les.lesion_id == row["lesion_id"])
+        for line in got.to_dict("records"):
+            image = dcmread(line["image_file"], stop_before_pixels=True)
+            assert image.SOPInstanceUID == line["sop_instance_uid"] and line["frame"] == ""
+            assert image.ImagePositionPatient[2] == pytest.approx(geometry(subj).z(les.slice_index))
+            ps = (float(image.PixelSpacing[0]), float(image.PixelSpacing[1]))
+            want = row["long_axis_mm"] if line["axis"] == "long" else row["short_axis_mm"]
+            assert drawn_mm(line, ps) == pytest.approx(float(want), abs=TOLERANCE_MM), line
+            mid = ((float(line["x1"]) + float(line["x2"])) / 2, (float(line["y1"]) + float(line["y2"])) / 2)
+            assert math.dist(mid, geometry(subj).image_coords(les.x_mm, les.y_mm)) < 0.01, line
+
+
+def test_rtstruct_lines_with_workers() -> None:
+    """The patient-space lines are mapped to pixels after reading: the same lines.csv with 2 worker processes."""
+    one = extract_paths([DEMO / "DEMO-007"]).lines_frame()
+    two = extract_paths([DEMO / "DEMO-007"], workers=2).lines_frame()
+    assert len(one) > 0 and one.equals(two)
+
+
+def test_real_rtstruct_line_on_its_ct(tmp_path: Path) -> None:
+    """rt-utils: ROI-1's two contours (a square of 24 mm and a hole) lie on ct_1.dcm (z = 60, 0.488281 mm), which is
+    beside it: its long and short axes are drawn there, their pixel lengths giving the recorded sizes."""
+    folder = need_shared("data", "real", "rt-utils", "tests", "mock_data")
+    assert main(["extract", str(folder), "--out", str(tmp_path)]) in (0, 1)
+    lines = pd.read_csv(tmp_path / "lines.csv", dtype=str, keep_default_na=False)
+    assert sorted(lines["axis"]) == ["long", "short"] and set(lines["lesion_id"]) == {"ROI-1"}
+    assert {Path(f).name for f in lines["image_file"]} == {"ct_1.dcm"}
+    for line in lines.to_dict("records"):
+        assert drawn_mm(line, spacing_of(line["image_file"])) == pytest.approx(float(line["length_mm"]), abs=1e-3)
+        xs, ys = (float(line["x1"]), float(line["x2"])), (float(line["y1"]), float(line["y2"]))
+        assert all(0 <= v <= 512 for v in xs + ys)
+
+
+def test_real_rtstruct_without_its_image_gives_no_line() -> None:
+    """dicompyler-core: the Tumor Bed (27.5 mm) is widest at z = -17.44; the one CT beside it is the slice at
+    z = 168.56, not the image its contour names: the row is read, and no line is drawn (and no problem said)."""
+    folder = need_shared("data", "real", "dicompyler-core", "tests", "testdata", "example_data")
+    read = RtStructReader().read(folder / "rtss.dcm")
+    (row,) = [i for i, r in enumerate(read.rows) if r["lesion_id"] == "Tumor Bed"]
+    named = {ln.sop_instance_uid for ln in read.lines if ln.row == row}
+    assert len(named) == 1 and all(ln.space == "patient" and ln.start[2] == pytest.approx(-17.44, abs=0.01)
+                                   for ln in read.lines if ln.row == row)
+    ct = dcmread(folder / "ct.0.dcm", stop_before_pixels=True)
+    assert float(ct.ImagePositionPatient[2]) == pytest.approx(168.5593) and ct.SOPInstanceUID not in named
+    ex = extract_paths([folder])
+    bed = ex.lesions[ex.lesions["lesion_id"] == "Tumor Bed"]
+    assert float(bed["long_axis_mm"].iloc[0]) == pytest.approx(27.5, abs=0.05)
+    assert set(ex.images) == {ct.SOPInstanceUID}
+    assert ex.lines_frame().empty  # no ROI is widest on the one slice at hand
+    assert not [p for p in ex.problems if "line" in p.message.lower() or "plane" in p.message.lower()]
 
 
 def test_real_gsps_caliper_line() -> None:
@@ -235,6 +301,17 @@ def test_report_has_a_strip_per_measured_lesion(run: Path) -> None:
     assert page.count('class="strip"') == len(lines.groupby(["subject_id", "lesion_id"]))
     assert 'class="missing"' not in page
     assert len(page) < 4_000_000
+
+
+def test_report_has_rtstruct_strips(run: Path) -> None:
+    """The RTSTRUCT subjects' sections end with key images: a strip per measured lesion, one thumbnail per
+    assessment (DEMO-003: 5 assessments, DEMO-007: 4, every target measured at each)."""
+    page = (run / REPORT_NAME).read_text(encoding="utf-8")
+    for sid, visits in (("DEMO-003", 5), ("DEMO-007", 4)):
+        for lesion in ("T1", "T2"):
+            strip = re.search(rf'<div class="strip" id="keyimages-{sid}-{lesion}"[^>]*>(.*?)</figure></div>', page)
+            assert strip is not None, (sid, lesion)
+            assert strip.group(1).count("data:image/png;base64,") == visits, (sid, lesion)
 
 
 def test_missing_image_gives_a_note(run: Path, tmp_path: Path) -> None:

@@ -11,26 +11,36 @@ is a hole, C.8.8.6.3), and :func:`irrecist.lesions.geometry.contour_diameters` g
 (largest distance between contour points) and the short axis (longest chord inside the rings
 perpendicular to it). The long axis is maximised over planes; the short axis is taken on that plane.
 No pixel spacing is needed. Files without file meta or preamble are read with ``force=True``.
+
+Each row's axes are also returned as lines (:class:`irrecist.lesions.base.MeasuredLine`, ``space="patient"``):
+their end points mapped back to patient mm, on the image the measured plane's first contour names
+(``ContourImageSequence[0].ReferencedSOPInstanceUID``, C.8.8.6; ``ReferencedFrameNumber`` as the frame). The
+extraction maps them to that image's pixels when the image is among the inputs; a plane whose contours name no
+image gives no line.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 
 from irrecist.dicomio import dcmread
 from irrecist.errors import Level, Problem
 from irrecist.lesions import geometry
-from irrecist.lesions.base import ReadResult
+from irrecist.lesions.base import PATIENT, MeasuredLine, Point3, ReadResult
 from irrecist.lesions.seg import as_path, guarded_read, header_fields, lesion_row, sop_class_of, source_of
 
 RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 _AXIAL = (0.0, 0.0, 1.0)
 CONTOUR_DATA = 0x30060050
+_Plane = tuple[tuple[float, float, float], float, list[NDArray[np.float64]], list[Dataset]]
+"""One contour plane of an ROI: unit normal, offset (mm), its rings (in-plane mm) and their contour items."""
 
 
 def _plane_of(points: NDArray[np.float64]) -> tuple[tuple[float, float, float], float] | None:
@@ -57,16 +67,51 @@ def _plane_of(points: NDArray[np.float64]) -> tuple[tuple[float, float, float], 
     return n, float(points.mean(axis=0) @ normal)
 
 
-def _in_plane(points: NDArray[np.float64], normal: tuple[float, float, float]) -> NDArray[np.float64]:
-    """2-D coordinates (mm) on an orthonormal basis of the plane; axial planes keep x and y."""
+def _basis(normal: tuple[float, float, float]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """An orthonormal basis (e1, e2) of the plane with this unit normal; x and y for axial planes."""
     if normal == _AXIAL:
-        return points[:, :2].copy()
+        return np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
     n = np.asarray(normal)
     ref = np.eye(3)[int(np.argmin(np.abs(n)))]
     e1 = ref - (ref @ n) * n
     e1 /= np.linalg.norm(e1)
-    e2 = np.cross(n, e1)
+    return e1, np.cross(n, e1)
+
+
+def _in_plane(points: NDArray[np.float64], normal: tuple[float, float, float]) -> NDArray[np.float64]:
+    """2-D coordinates (mm) on the basis :func:`_basis` of the plane; axial planes keep x and y."""
+    if normal == _AXIAL:
+        return points[:, :2].copy()
+    e1, e2 = _basis(normal)
     return np.stack([points @ e1, points @ e2], axis=1)
+
+
+def _in_patient(p: geometry.Point, normal: tuple[float, float, float], offset: float) -> Point3:
+    """A 2-D in-plane point (:func:`_in_plane`) back in patient mm: ``a e1 + b e2 + offset n``."""
+    e1, e2 = _basis(normal)
+    q = p[0] * e1 + p[1] * e2 + offset * np.asarray(normal)
+    return float(q[0]), float(q[1]), float(q[2])
+
+
+def _contour_image(items: list[Dataset]) -> tuple[str, int | None] | None:
+    """SOP Instance UID and frame (1-based, None when not given) of the image the first of these contours that
+    names one lies on (ContourImageSequence, C.8.8.6); None when none names an image."""
+    for item in items:
+        for ref in item.get("ContourImageSequence", None) or ():
+            uid = str(ref.get("ReferencedSOPInstanceUID", "") or "").strip("\0 ")
+            if uid:
+                return uid, _first_int(ref.get("ReferencedFrameNumber", None))
+    return None
+
+
+def _first_int(value: Any) -> int | None:
+    """The first of an IS value (VM 1-n) as an int; None when absent or not a number."""
+    if isinstance(value, MultiValue | list | tuple):
+        value = value[0] if len(value) else None
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _contour_data(item: Dataset) -> NDArray[np.float64]:
@@ -125,10 +170,11 @@ class RtStructReader:
             )
         for number, name in sorted(names.items()):
             lesion_id = name or f"ROI {number}"
-            row = self._measure(number, lesion_id, contours.get(number, []), source, subject, result)
-            if row is None:
+            measured = self._measure(number, lesion_id, contours.get(number, []), source, subject, result)
+            if measured is None:
                 continue
-            long_mm, short_mm = row
+            (long_mm, short_mm), lines = measured
+            result.lines.extend(replace(line, row=len(result.rows)) for line in lines)
             result.rows.append(
                 lesion_row(
                     common,
@@ -142,8 +188,9 @@ class RtStructReader:
 
     def _measure(
         self, number: int, lesion_id: str, items: list[Dataset], source: str, subject: str, result: ReadResult
-    ) -> tuple[float, float] | None:
-        """Long and short axis of one ROI, or ``None`` (with a warning) when it has no region."""
+    ) -> tuple[tuple[float, float], list[MeasuredLine]] | None:
+        """Long and short axis of one ROI and their lines in patient mm (row 0, none when the measured plane
+        names no image), or ``None`` (with a warning) when it has no region."""
 
         def warn(message: str) -> None:
             result.problems.append(Problem(Level.WARNING, source, subject, lesion_id, message=message))
@@ -152,7 +199,7 @@ class RtStructReader:
         if not items:
             warn(f"{where} has no contours (empty ROI); no row")
             return None
-        planes: dict[tuple[Any, ...], tuple[tuple[float, float, float], float, list[NDArray[np.float64]]]] = {}
+        planes: dict[tuple[Any, ...], _Plane] = {}
         skipped: dict[str, int] = {}
         for k, item in enumerate(items, start=1):
             kind = str(item.get("ContourGeometricType", "") or "").upper()
@@ -170,8 +217,9 @@ class RtStructReader:
                 continue
             normal, offset = plane
             key = (tuple(round(v, 4) for v in normal), round(offset, 2))
-            entry = planes.setdefault(key, (normal, offset, []))
+            entry = planes.setdefault(key, (normal, offset, [], []))
             entry[2].append(_in_plane(pts, entry[0]))
+            entry[3].append(item)
         if skipped:
             kinds = ", ".join(f"{n} {t}" for t, n in sorted(skipped.items()))
             if not planes:
@@ -181,13 +229,21 @@ class RtStructReader:
         if not planes:
             warn(f"{where} has no usable contour; no row")
             return None
-        best: tuple[float, geometry.Axis, list[NDArray[np.float64]]] | None = None
-        for _, (_, _, rings) in sorted(planes.items(), key=lambda kv: (kv[0][0], kv[1][1])):
+        best: tuple[float, geometry.Axis, tuple[Any, ...]] | None = None
+        for key, (_, _, rings, _) in sorted(planes.items(), key=lambda kv: (kv[0][0], kv[1][1])):
             la = geometry.long_axis(np.concatenate(rings))
             if best is None or la.length_mm > best[0]:
-                best = (la.length_mm, la, rings)
+                best = (la.length_mm, la, key)
         assert best is not None
-        _, la, rings = best
+        _, la, key = best
+        normal, offset, rings, measured = planes[key]
         direction = (la.end[0] - la.start[0], la.end[1] - la.start[1])
         sa = geometry.longest_chord(geometry.ring_edges(rings), direction)
-        return la.length_mm, sa.length_mm
+        lines: list[MeasuredLine] = []
+        image = _contour_image(measured)
+        if image is not None:
+            for name, axis in (("long", la), ("short", sa)):
+                if axis.length_mm > 0:
+                    start, end = (_in_patient(p, normal, offset) for p in (axis.start, axis.end))
+                    lines.append(MeasuredLine(0, name, image[0], image[1], start, end, PATIENT))
+        return (la.length_mm, sa.length_mm), lines

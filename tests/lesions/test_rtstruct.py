@@ -13,6 +13,8 @@ from pydicom.uid import UID, ImplicitVRLittleEndian, generate_uid
 
 from irrecist.columns import LESION_COLUMNS
 from irrecist.errors import Level
+from irrecist.index import read_image_plane
+from irrecist.lesions.base import PATIENT, PIXEL, ImagePlane, MeasuredLine
 from irrecist.lesions.rtstruct import RTSTRUCT_SOP_CLASS, RtStructReader
 
 DICOMPYLER = "dicompyler-core/tests/testdata/example_data/rtss.dcm"
@@ -143,3 +145,100 @@ def test_truncated_file_gives_error_problem(real_data: Path, tmp_path: Path) -> 
     assert [p.level for p in result.problems] == [Level.ERROR]
     assert str(path) in result.problems[0].source
     assert RtStructReader().read(tmp_path / "missing.dcm").problems[0].level is Level.ERROR
+
+
+# ------------------------------------------------------------------------------------------- lines
+
+
+def header(ipp: list[float], iop: list[float], spacing: list[float]) -> Dataset:
+    ds = Dataset()
+    ds.ImagePositionPatient, ds.ImageOrientationPatient, ds.PixelSpacing = ipp, iop, spacing
+    return ds
+
+
+def test_lines_in_patient_space_on_the_named_image() -> None:
+    """Each ROI's long and short axis end points, in patient mm on the measured plane, with the image the
+    plane's first contour names (ContourImageSequence, PS3.3 C.8.8.6); no image named, no line."""
+    ds = structure_set()
+    for k in range(3):  # T1, ring, sagittal
+        ref = Dataset()
+        ref.ReferencedSOPClassUID, ref.ReferencedSOPInstanceUID = "1.2.840.10008.5.1.4.1.1.2", f"1.2.3.{k}"
+        ds.ROIContourSequence[k].ContourSequence[0].ContourImageSequence = [ref]
+    result = RtStructReader().read(ds)
+    rows = [r["lesion_id"] for r in result.rows]
+    got = {(rows[ln.row], ln.axis): ln for ln in result.lines}
+    assert set(got) == {(n, a) for n in ("T1", "ring", "sagittal") for a in ("long", "short")}
+    assert all(ln.space == PATIENT and ln.frame is None for ln in result.lines)
+    t1 = got["T1", "long"]
+    assert t1.sop_instance_uid == "1.2.3.0" and {t1.start, t1.end} == {(0.0, 0.0, 0.0), (30.0, 10.0, 0.0)}
+    short = got["T1", "short"]
+    assert math.dist(short.start, short.end) == pytest.approx(result.rows[0]["short_axis_mm"])
+    assert short.start[2] == short.end[2] == 0.0
+    sag = got["sagittal", "long"]  # an oblique basis internally; back in patient mm on the x = 5 plane
+    assert {tuple(round(v, 9) for v in p) for p in (sag.start, sag.end)} in (
+        {(5.0, 0.0, 0.0), (5.0, 20.0, 12.0)},
+        {(5.0, 20.0, 0.0), (5.0, 0.0, 12.0)},
+    )
+    for axis in ("long", "short"):
+        ln = got["sagittal", axis]
+        assert ln.start[0] == pytest.approx(5.0) and ln.end[0] == pytest.approx(5.0)
+        want = result.rows[2]["long_axis_mm" if axis == "long" else "short_axis_mm"]
+        assert math.dist(ln.start, ln.end) == pytest.approx(want)
+
+
+def test_patient_line_to_pixels() -> None:
+    """C.7.6.2.1.1: column = (P - IPP).row_cosines / column spacing, row = (P - IPP).column_cosines / row spacing,
+    plus 0.5 (IPP is the first pixel's centre; lines use its corner as (0, 0)); off the plane: no line."""
+    plane = ImagePlane.from_header(header([-100, -50, 0], [1, 0, 0, 0, 1, 0], [0.5, 2.0]))
+    assert plane is not None
+    line = MeasuredLine(3, "long", "1.2", None, (-100.0, -50.0, 0.2), (-90.0, -40.0, 0.0), PATIENT)
+    px = line.to_pixels(plane)
+    assert px is not None and px.space == PIXEL and px.row == 3
+    assert px.start == pytest.approx((0.5, 0.5)) and px.end == pytest.approx((5.5, 20.5))
+    assert MeasuredLine(0, "long", "1.2", None, (0.0, 0.0, 3.0), (1.0, 1.0, 3.0), PATIENT).to_pixels(plane) is None
+    # a sagittal image: columns along -y (anterior to posterior flipped), rows along -z
+    sag = ImagePlane.from_header(header([5, 100, 50], [0, -1, 0, 0, 0, -1], [1.0, 1.0]))
+    assert sag is not None
+    px = MeasuredLine(0, "long", "1.2", None, (5.0, 100.0, 50.0), (5.0, 80.0, 38.0), PATIENT).to_pixels(sag)
+    assert px is not None and px.start == pytest.approx((0.5, 0.5)) and px.end == pytest.approx((20.5, 12.5))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        header([0, 0], [1, 0, 0, 0, 1, 0], [1, 1]),  # IPP of two values
+        header([0, 0, 0], [1, 0, 0, 1, 0, 0], [1, 1]),  # parallel directions
+        header([0, 0, 0], [2, 0, 0, 0, 1, 0], [1, 1]),  # not unit
+        header([0, 0, 0], [1, 0, 0, 0, 1, 0], [0, 1]),  # zero spacing
+        Dataset(),  # nothing
+    ],
+    ids=["ipp", "parallel", "norm", "spacing", "empty"],
+)
+def test_image_plane_refuses_bad_headers(bad: Dataset) -> None:
+    assert ImagePlane.from_header(bad) is None
+
+
+def test_image_plane_of_unreadable_file(tmp_path: Path) -> None:
+    (tmp_path / "x.dcm").write_bytes(b"not dicom at all")
+    assert read_image_plane(tmp_path / "x.dcm") is None
+    assert read_image_plane(tmp_path / "missing.dcm") is None
+
+
+def test_real_mim_lines_on_present_slices(real_data: Path) -> None:
+    """MIM's structure set: each ROI's widest plane is z = 60 or 65, the two CT slices rt-utils ships (ct_1, ct_2);
+    mapped on them, each line's pixel length with their 0.488281 mm spacing is the recorded size."""
+    result = RtStructReader().read(real_data / MIM)
+    cts = {}
+    for name in ("ct_1.dcm", "ct_2.dcm"):
+        path = real_data / "rt-utils" / "tests" / "mock_data" / name
+        cts[pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID] = read_image_plane(path)
+    assert len(result.lines) == 8
+    for line in result.lines:
+        plane = cts[line.sop_instance_uid]
+        assert plane is not None
+        px = line.to_pixels(plane)
+        assert px is not None
+        row = result.rows[line.row]
+        want = row["long_axis_mm"] if line.axis == "long" else row["short_axis_mm"]
+        drawn = math.hypot((px.end[0] - px.start[0]) * 0.488281, (px.end[1] - px.start[1]) * 0.488281)
+        assert drawn == pytest.approx(want, abs=1e-3)
