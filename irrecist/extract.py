@@ -24,7 +24,7 @@ import tempfile
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,7 +50,7 @@ from irrecist.index import (
     read_timepoint_map,
 )
 from irrecist.lesion_table import check_columns
-from irrecist.lesions.base import AXES, PATIENT, PIXEL, MeasuredLine, ReadResult
+from irrecist.lesions.base import AXES, PATIENT, PIXEL, PLANE_TOLERANCE_MM, ImagePlane, MeasuredLine, ReadResult
 from irrecist.lesions.registry import PR_CLASSES, SR_CLASSES, Registry, default_registry
 from irrecist.lesions.table import read_frame
 from irrecist.progress import progress
@@ -478,7 +478,11 @@ def extract_paths(
     rows: list[Row] = []
     read = list(zip(tasks, _read_all(spec, registry, tasks, workers, dask), strict=True))
     images = {f.sop_uid: str(f.path) for f in index.files if f.is_image and f.sop_uid}
-    _lines_to_pixels([result for _, (_, result) in read], images)
+    scans: dict[tuple[str, str], list[str]] = {}  # (subject, date) -> its images: where Slicer lines may lie
+    for f in index.files:
+        if f.is_image and f.sop_uid:
+            scans.setdefault((f.subject_id, f.date), []).append(f.sop_uid)
+    _lines_to_pixels([result for _, (_, result) in read], images, scans)
     for rec, (name, result) in read:
         if name is None and not rec.is_image:
             what = UID(rec.sop_class).name if rec.sop_class else rec.kind
@@ -525,11 +529,27 @@ def extract_paths(
     return Extraction(lesion_frame(rows), index.studies(), problems, rows, seen - {""}, images)
 
 
-def _lines_to_pixels(results: list[ReadResult], images: dict[str, str]) -> None:
-    """Map the lines readers gave in patient coordinates (RTSTRUCT) to the pixels of the image each names, from
-    that image's header (PS3.3 C.7.6.2.1.1; read here, once per image, only for such lines). A line whose image
-    is not among the indexed files, has no usable plane (or a frame: multi-frame planes are not read), or does
-    not lie on its plane is dropped: no line, no problem."""
+def _lines_to_pixels(
+    results: list[ReadResult], images: dict[str, str], scans: dict[tuple[str, str], list[str]]
+) -> None:
+    """Map the lines readers gave in patient coordinates to the pixels of the image each names (RTSTRUCT) or,
+    when it names none (Slicer markups), of the image of the same subject and scan date whose plane holds it
+    (:func:`_on_slice`), from that image's header (PS3.3 C.7.6.2.1.1; read here, once per image, only for such
+    lines). A line whose image is not among the indexed files, has no usable plane (or a frame: multi-frame
+    planes are not read), or does not lie on its plane is dropped: no line, no problem."""
+    planes: dict[str, ImagePlane | None] = {}
+
+    def plane_of(uid: str) -> ImagePlane | None:
+        if uid not in planes:
+            planes[uid] = read_image_plane(images[uid])
+        return planes[uid]
+
+    for result in results:
+        for k, line in enumerate(result.lines):
+            if line.space == PATIENT and not line.sop_instance_uid and 0 <= line.row < len(result.rows):
+                row = result.rows[line.row]
+                uids = scans.get((str(row.get("subject_id") or ""), str(row.get("date") or "")), [])
+                result.lines[k] = replace(line, sop_instance_uid=_on_slice(line, uids, plane_of))
     wanted = {
         line.sop_instance_uid
         for result in results
@@ -538,7 +558,8 @@ def _lines_to_pixels(results: list[ReadResult], images: dict[str, str]) -> None:
     }
     if not wanted:
         return
-    planes = {uid: read_image_plane(images[uid]) for uid in sorted(wanted)}
+    for uid in sorted(wanted):
+        plane_of(uid)
     for result in results:
         if any(line.space != PIXEL for line in result.lines):
             kept: list[MeasuredLine] = []
@@ -548,6 +569,20 @@ def _lines_to_pixels(results: list[ReadResult], images: dict[str, str]) -> None:
                 if drawn is not None:
                     kept.append(drawn)
             result.lines = kept
+
+
+def _on_slice(line: MeasuredLine, uids: list[str], plane_of: Callable[[str], ImagePlane | None]) -> str:
+    """The image among ``uids`` whose plane lies nearest both end points of a patient-space line, when within
+    :data:`irrecist.lesions.base.PLANE_TOLERANCE_MM`; "" when none does."""
+    best, best_off = "", PLANE_TOLERANCE_MM
+    for uid in uids:
+        plane = plane_of(uid)
+        if plane is None or len(line.start) != 3 or len(line.end) != 3:
+            continue
+        off = max(plane.pixel(p)[1] for p in (line.start, line.end))  # type: ignore[arg-type]
+        if off <= best_off:
+            best, best_off = uid, off
+    return best
 
 
 def _attach_lines(result: ReadResult) -> None:

@@ -9,6 +9,7 @@ and a headless Chromium screenshot of a subject section shows the drawn lines (s
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
@@ -365,3 +366,52 @@ def test_parquet_copy_of_lines(tmp_path: Path) -> None:
     pq = pd.read_parquet(tmp_path / "lines.parquet")
     assert len(csv) > 0 and list(pq.columns) == list(csv.columns)
     assert pq.astype(str).where(pq.notna(), "").equals(csv)
+
+
+# ------------------------------------------------------------------------------------------- Slicer markups
+
+
+def _slicer_trial(tmp_path: Path, system: str, z_shift: float = 0.0) -> tuple[Path, Path, list[float]]:
+    """DEMO-001's baseline CT and one Slicer line drawn on slice 010 from pixel (20.5, 30.5) to (40.5, 35.5)
+    (corner convention), its control points computed from that slice's header (PS3.3 C.7.6.2.1.1)."""
+    folder = tmp_path / "in"
+    shutil.copytree(DEMO / "DEMO-001" / "2023-01-09_baseline" / "ct", folder / "ct")
+    ct = folder / "ct" / "010.dcm"
+    ds = dcmread(ct, stop_before_pixels=True)
+    ipp, iop = np.array(ds.ImagePositionPatient, float), np.array(ds.ImageOrientationPatient, float)
+    row_mm, col_mm = (float(v) for v in ds.PixelSpacing)
+    pixels = [20.5, 30.5, 40.5, 35.5]
+
+    def lps(x: float, y: float) -> list[float]:
+        p = ipp + (x - 0.5) * col_mm * iop[:3] + (y - 0.5) * row_mm * iop[3:] + [0.0, 0.0, z_shift]
+        return [float(-p[0]), float(-p[1]), float(p[2])] if system == "RAS" else [float(v) for v in p]
+
+    points = [lps(pixels[0], pixels[1]), lps(pixels[2], pixels[3])]
+    markup = {"type": "Line", "name": "L1", "coordinateSystem": system,
+              "controlPoints": [{"position": points[0]}, {"position": points[1]}]}  # fmt: skip
+    (folder / "line.mrk.json").write_text(json.dumps({"markups": [markup]}), encoding="utf-8")
+    sidecar = {"subject_id": "DEMO-001", "timepoint": "baseline", "date": "2023-01-09", "lesion_id": "T9",
+               "role": "target", "organ": "liver"}  # fmt: skip
+    (folder / "line.sidecar.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    return folder, ct, pixels
+
+
+@pytest.mark.parametrize("system", ["LPS", "RAS"])
+def test_slicer_line_is_drawn_on_the_slice_it_lies_on(tmp_path: Path, system: str) -> None:
+    folder, ct, pixels = _slicer_trial(tmp_path, system)
+    ex = extract_paths([folder])
+    (line,) = ex.lines_frame().itertuples()
+    assert (line.subject_id, line.lesion_id, line.axis, Path(line.image_file)) == ("DEMO-001", "T9", "long", ct)
+    assert line.sop_instance_uid == dcmread(ct, stop_before_pixels=True).SOPInstanceUID
+    assert [float(v) for v in (line.x1, line.y1, line.x2, line.y2)] == pytest.approx(pixels, abs=1e-6)
+    row_mm, col_mm = (float(v) for v in dcmread(ct, stop_before_pixels=True).PixelSpacing)
+    expected = math.hypot((pixels[2] - pixels[0]) * col_mm, (pixels[3] - pixels[1]) * row_mm)
+    assert float(line.length_mm) == pytest.approx(expected, abs=TOLERANCE_MM)
+
+
+def test_slicer_line_between_slices_gives_no_line(tmp_path: Path) -> None:
+    """2.5 mm off every 5 mm slice: on no image plane (tolerance 0.5 mm), so no line and no problem."""
+    folder, _ct, _pixels = _slicer_trial(tmp_path, "LPS", z_shift=2.5)
+    ex = extract_paths([folder])
+    assert len(ex.lesions) == 1 and ex.lines_frame().empty
+    assert not [p for p in ex.problems if p.level.value == "error"]

@@ -26,6 +26,9 @@ index in ``markups[]``); a lesion key given at the top level is the default for 
 row (a bidimensional node). ``<name>.sidecar.csv`` is the same as a table: columns ``subject_id, timepoint,
 date, reader, markup, lesion_id, role, organ, nodal, axis``, one row per line (``markup`` may be empty when
 the file holds one line); ``subject_id``, ``timepoint``, ``date`` and ``reader`` must agree across rows.
+
+Each line is also returned as a :class:`~irrecist.lesions.base.MeasuredLine` in patient coordinates (LPS, mm)
+naming no image; the extraction draws it on the image of that subject and scan date whose plane holds it.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 
 from irrecist.columns import ROLES
 from irrecist.errors import Level, Problem
-from irrecist.lesions.base import ReadResult
+from irrecist.lesions.base import PATIENT, MeasuredLine, Point3, ReadResult
 from irrecist.lesions.gsps import empty_row
 
 DISAGREEMENT_MM = 1.0
@@ -119,7 +122,7 @@ class SlicerReader:
         if not isinstance(markups, list):
             problem(Level.ERROR, "no 'markups' list: not a 3D Slicer markups file")
             return
-        lines: list[tuple[int, dict[str, Any], float]] = []
+        lines: list[tuple[int, dict[str, Any], tuple[float, Point3, Point3]]] = []
         for i, mk in enumerate(markups):
             where = f"{path}#markups[{i}]"
             if not isinstance(mk, dict):
@@ -128,16 +131,16 @@ class SlicerReader:
             if mk.get("type") != "Line":
                 problem(Level.INFO, f"markup of type {mk.get('type')!r} is not a line: not read", where)
                 continue
-            length = self._line_length(mk, partial(problem, source=where))
-            if length is not None:
-                lines.append((i, mk, length))
+            measured = self._line_points(mk, partial(problem, source=where))
+            if measured is not None:
+                lines.append((i, mk, measured))
         if not lines:
             problem(Level.WARNING, "no line markup with two defined control points: nothing read")
             return
         common, entries = self._sidecar(path, lambda lv, msg: problem(lv, msg))
         ctx.update(subject_id=common.get("subject_id") or "", timepoint=common.get("timepoint") or "")
         rows: dict[str, dict[str, Any]] = {}
-        for i, mk, length in lines:
+        for i, mk, (length, start, end) in lines:
             where = f"{path}#markups[{i}]"
             name = str(mk.get("name") or "")
             entry = self._entry_for(i, name, entries, len(lines))
@@ -184,11 +187,14 @@ class SlicerReader:
             else:
                 row["source"] = f"{row['source']},{where.rsplit('#', 1)[1]}"
             row[column] = length
+            # patient-space line on no named image: the extraction finds the slice it lies on
+            result.lines.append(MeasuredLine(list(rows).index(key), axis, "", None, start, end, PATIENT))
         result.rows.extend(rows.values())
 
     @staticmethod
-    def _line_length(mk: dict[str, Any], problem: Sink) -> float | None:
-        """Distance of the two defined control points in mm (LPS; RAS has x and y negated)."""
+    def _line_points(mk: dict[str, Any], problem: Sink) -> tuple[float, Point3, Point3] | None:
+        """Distance of the two defined control points in mm, and the points (LPS, mm; RAS has x and y
+        negated)."""
         system = str(mk.get("coordinateSystem") or "LPS").upper()
         if system not in ("LPS", "RAS"):
             problem(Level.ERROR, f"coordinateSystem {system!r}; only LPS or RAS are known")
@@ -222,7 +228,7 @@ class SlicerReader:
                     f"stored length measurement {stored:.2f} mm differs from the control points' distance "
                     f"{length:.2f} mm; the distance is used",
                 )
-        return length
+        return length, points[0], points[1]
 
     def _sidecar(self, path: Path, problem: Sink) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
         """Common keys and per-line entries from the sidecar (``None`` entries: no usable sidecar)."""
