@@ -171,12 +171,18 @@ def cmd_score(args: argparse.Namespace) -> int:
         orr_at=_landmark(args),
         xpt=args.xpt,
         parquet=args.parquet,
-        report=not args.no_report,
+        report=False,
     )
+    complete = run.complete
+    del run  # the report reads the tables just written: the scored subjects are freed first (peak memory)
+    if not args.no_report:
+        from irrecist.report import write_report
+
+        write_report(args.out)
     print_summary(summary, args.out)
     if not args.no_report:
         print(f"report: {args.out / 'report.html'} (plots in {args.out / 'plots'})")
-    return 0 if run.complete else 1
+    return 0 if complete else 1
 
 
 def _landmark(args: argparse.Namespace) -> str | Landmark | None:
