@@ -15,7 +15,11 @@ tests/FUZZING.md.
 from __future__ import annotations
 
 import io
+import json
+import math
 import os
+import re
+import shutil
 import struct
 import tempfile
 import warnings
@@ -36,9 +40,10 @@ from irrecist.output import errors_frame, subjects_frame, summary, timepoints_fr
 from irrecist.rules.config import profile
 from irrecist.scoring import ScoreRun, score_frames
 from tests.conftest import need_shared
+from tests.helpers import AIM_SAMPLES
 
 ON_DEMAND = os.environ.get("IRRECIST_FUZZ_EXAMPLES")
-EXAMPLES = {"tables": 300, "bytes": 150, "dicom": 300, "subjects": 150}
+EXAMPLES = {"tables": 300, "bytes": 150, "dicom": 300, "subjects": 150, "slicer": 100, "aim": 90}
 """Examples per test in CI (about 15 s together on the 2-core development machine)."""
 CONFIGS = [profile("irrecist"), profile("recist1.1")]
 
@@ -394,3 +399,153 @@ def test_mutated_real_dicom_files_give_issue_lines_not_exceptions(name: str) -> 
 
     check()
     assert len(outcomes) >= (1 if ON_DEMAND else EXAMPLES["dicom"] // len(CORPUS) // 2), outcomes
+
+
+# ------------------------------------------------------------------------------------------- Slicer and AIM
+
+DEMO_CT = Path(__file__).resolve().parent.parent / "test_images" / "DEMO-001" / "2023-01-09_baseline" / "ct"
+JUNK_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allow_infinity=True), junk(6),
+    st.lists(st.integers(-3, 3), max_size=2),
+)  # fmt: skip
+COORDS = st.one_of(st.floats(-200, 200), st.sampled_from([0.0, -103.25, 1e308, float("nan")]), JUNK_VALUES)
+
+
+ON_SLICE = st.tuples(st.floats(-47.25, 47.25), st.floats(-47.25, 47.25)).map(lambda p: [p[0], p[1], -5.0])
+"""A point on the plane of DEMO_CT/010.dcm (z = -5 mm, 64 x 64 pixels of 1.5 mm from -47.25 mm)."""
+
+
+def mostly(good: st.SearchStrategy[object], bad: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    """``good`` four times in five, else ``bad``: each field valid often enough that whole documents are."""
+    return st.integers(0, 4).flatmap(lambda k: good if k else bad)
+
+
+@st.composite
+def markup_docs(draw: st.DrawFn) -> tuple[object, object]:
+    """A markups document and its sidecar, mostly well-formed (often a line on the CT slice beside it), with
+    junk anywhere."""
+    markups = []
+    for _ in range(draw(st.integers(0, 3))):
+        n_points = draw(mostly(st.just(2), st.integers(0, 3)))
+        points = [
+            {"position": draw(mostly(ON_SLICE, st.lists(COORDS, max_size=4))),
+             "positionStatus": draw(mostly(st.just("defined"), st.sampled_from(["undefined", "", None])))}
+            for _ in range(n_points)
+        ]  # fmt: skip
+        mk: dict[str, object] = {
+            "type": draw(mostly(st.just("Line"), st.sampled_from(["Point", "Curve", None, 3]))),
+            "name": draw(st.sampled_from(["L1", "L2", "", None, 7])),
+            "coordinateSystem": draw(mostly(st.just("LPS"), st.sampled_from(["RAS", "lps", "XYZ", None, 1]))),
+            "coordinateUnits": draw(mostly(st.just("mm"), st.sampled_from(["um", ["mm"], "inch", None, {}]))),
+            "controlPoints": draw(mostly(st.just(points), JUNK_VALUES)),
+        }
+        if draw(st.booleans()):
+            unit = draw(st.sampled_from(["mm", "cm"]))
+            mk["measurements"] = [{"name": "length", "value": draw(COORDS), "units": unit}]
+        markups.append(draw(mostly(st.just(mk), JUNK_VALUES)))
+    doc = draw(mostly(st.just({"markups": markups}), JUNK_VALUES))
+    sidecar: dict[str, object] = {
+        "subject_id": draw(mostly(st.just("DEMO-001"), st.sampled_from(["", None, 5]))),
+        "timepoint": draw(mostly(st.just("baseline"), st.sampled_from(["", None]))),
+        "date": draw(mostly(st.just("2023-01-09"), st.sampled_from(["2023-02-30", "", None, 20230109]))),
+        "lesion_id": draw(mostly(st.just("T1"), st.sampled_from(["", None, 1]))),
+        "role": draw(st.sampled_from(["target", "nontarget", None])),
+        "nodal": draw(st.sampled_from([False, "yes", "maybe", None])),
+    }
+    if draw(st.integers(0, 3)) == 0:
+        sidecar["lesions"] = draw(st.lists(st.fixed_dictionaries({
+            "markup": st.sampled_from(["L1", "L2", 0, 1, 9, None]), "lesion_id": st.sampled_from(["T1", "T2", ""]),
+            "axis": st.sampled_from(["long", "short", "diagonal", None])}), max_size=3) | JUNK_VALUES)  # fmt: skip
+    return doc, draw(mostly(st.just(sidecar), JUNK_VALUES))
+
+
+def test_slicer_markups_give_rows_lines_or_issue_lines() -> None:
+    """Any markups file and sidecar beside a CT slice of the sidecar's subject and date: rows, lines or located
+    problems, never an exception; every line drawn has finite points."""
+    outcomes: list[str] = []
+
+    @fuzz_settings("slicer")
+    @given(docs=markup_docs())
+    def check(docs: tuple[object, object]) -> None:
+        doc, sidecar = docs
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            shutil.copy(DEMO_CT / "010.dcm", folder / "010.dcm")
+            (folder / "m.mrk.json").write_text(json.dumps(doc), encoding="utf-8")
+            (folder / "m.sidecar.json").write_text(json.dumps(sidecar), encoding="utf-8")
+            try:
+                ex = extract_paths([folder])
+            except IrrecistError:
+                outcomes.append("raised")
+                return
+            lines = ex.lines_frame()
+        assert all(p.source for p in ex.problems), [p.as_row() for p in ex.problems]
+        assert all(isinstance(v, str) for v in ex.lesions.to_numpy().ravel())
+        for line in lines.itertuples():
+            assert all(math.isfinite(float(v)) for v in (line.x1, line.y1, line.x2, line.y2))
+        outcomes.append("lines" if len(lines) else "rows" if len(ex.lesions) else "issues")
+
+    check()
+    # the generator reaches every path: documents refused, rows read, and lines drawn on the slice
+    assert {"issues", "rows", "lines"} <= set(outcomes) or ON_DEMAND, outcomes
+
+
+AIM_CORPUS = ["AIMAnnotations/Baseline/0022BaselineA.xml", "AIMAnnotations/FollowUp/0024FollowupA.xml"]
+XML_EDITS = st.lists(
+    st.tuples(
+        st.sampled_from(["truncate", "drop-element", "junk-attribute", "duplicate", "flip"]),
+        st.integers(0, 1 << 16),
+        st.sampled_from(["", "NaN", "-1", "1e400", "x" * 300, "&amp;", "<", "0", "2024-02-30", "\u00e9"]),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+def xml_edit(text: str, edits: list[tuple[str, int, str]]) -> str:
+    """Text-level mutations of an XML document: cut, an element or attribute value replaced, a block copied."""
+    for kind, where, junk_text in edits:
+        pos = where * len(text) >> 16
+        if kind == "truncate":
+            text = text[:pos]
+        elif kind == "drop-element":
+            tags = [m.start() for m in re.finditer(r"<[A-Za-z]", text)]
+            if tags:
+                start = tags[where % len(tags)]
+                end = text.find(">", start)
+                text = text[:start] + text[end + 1 :] if end > 0 else text[:start]
+        elif kind == "junk-attribute":
+            values = list(re.finditer(r'="[^"]*"', text))
+            if values:
+                m = values[where % len(values)]
+                text = text[: m.start()] + '="' + junk_text + '"' + text[m.end() :]
+        elif kind == "duplicate":
+            text = text[:pos] + text[pos : pos + 200] + text[pos:]
+        else:
+            text = text[:pos] + junk_text + text[pos + 1 :]
+    return text
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", AIM_CORPUS)
+def test_mutated_aim_xml_gives_rows_or_issue_lines(name: str) -> None:
+    text = need_shared(*AIM_SAMPLES, *name.split("/")).read_text(encoding="utf-8")
+    outcomes: list[str] = []
+
+    @fuzz_settings("aim", per=len(AIM_CORPUS))
+    @given(edits=XML_EDITS)
+    def check(edits: list[tuple[str, int, str]]) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(name).name
+            path.write_text(xml_edit(text, edits), encoding="utf-8")
+            try:
+                ex = extract_paths([path])
+            except IrrecistError:
+                outcomes.append("raised")
+                return
+            ex.lines_frame()
+        assert all(p.source for p in ex.problems), [p.as_row() for p in ex.problems]
+        outcomes.append("rows" if len(ex.lesions) else "issues")
+
+    check()
+    assert "rows" in outcomes or ON_DEMAND, outcomes  # some mutants still read: the files were really parsed
