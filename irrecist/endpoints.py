@@ -48,11 +48,13 @@ def clopper_pearson(n: int, total: int, confidence: float = CONFIDENCE) -> tuple
     """Exact binomial interval (Clopper & Pearson 1934) for n successes out of total."""
     if total == 0:
         return None, None
-    from scipy.stats import beta  # half a second to import: only when an interval is computed
+    # The bounds are quantiles of beta distributions; ``scipy.special.betaincinv(a, b, q)`` is what
+    # ``scipy.stats.beta.ppf(q, a, b)`` computes (bit-identical), without the 0.4 s import of scipy.stats.
+    from scipy.special import betaincinv
 
     alpha = 1 - confidence
-    lo = 0.0 if n == 0 else float(beta.ppf(alpha / 2, n, total - n + 1))
-    hi = 1.0 if n == total else float(beta.ppf(1 - alpha / 2, n + 1, total - n))
+    lo = 0.0 if n == 0 else float(betaincinv(n, total - n + 1, alpha / 2))
+    hi = 1.0 if n == total else float(betaincinv(n + 1, total - n, 1 - alpha / 2))
     return lo, hi
 
 

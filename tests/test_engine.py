@@ -195,3 +195,19 @@ def test_cr_then_pr_options() -> None:
     assert r.bor is Response.PR and r.confirmed and r.flags
     assert best_overall_response(pts, R.replace(cr_then_pr="pd")).bor is Response.SD
     assert best_overall_response(pts, R.replace(cr_then_pr="invalidate")).bor is Response.SD
+
+
+@pytest.mark.parametrize("total", [1, 4, 10, 37, 20000])
+def test_clopper_pearson_matches_its_closed_forms(total: int) -> None:
+    """Exact 95 % interval (Clopper & Pearson 1934): for 0, 1, n - 1 and n successes the beta quantiles have
+    closed forms, e.g. 0 of n gives [0, 1 - 0.025^(1/n)] and n of n gives [0.025^(1/n), 1]."""
+    from irrecist.endpoints import clopper_pearson
+
+    q = 0.025
+    assert clopper_pearson(0, total) == pytest.approx((0.0, 1 - q ** (1 / total)), rel=1e-12)
+    assert clopper_pearson(total, total) == pytest.approx((q ** (1 / total), 1.0), rel=1e-12)
+    lo, _hi = clopper_pearson(1, total)
+    assert lo == pytest.approx(1 - (1 - q) ** (1 / total), rel=1e-10)
+    _lo, hi = clopper_pearson(total - 1, total)
+    assert hi == pytest.approx((1 - q) ** (1 / total), rel=1e-10)
+    assert clopper_pearson(0, 0) == (None, None)
