@@ -18,8 +18,9 @@ import pandas as pd
 
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
-from irrecist.rules.responses import Response, label
+from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
+from irrecist.rules.timepoint import pct_tenths
 from irrecist.scoring import ScoreRun
 
 TIMEPOINT_COLUMNS = [
@@ -55,31 +56,41 @@ category_label = _cat
 empty for ``NONE``). Used by ``irrecist.cdisc``."""
 
 
-def timepoint_rows(s: SubjectScore) -> list[dict[str, Any]]:
+def timepoint_rows(s: SubjectScore) -> list[tuple[Any, ...]]:
+    """One subject's rows of timepoints.csv, as tuples in ``TIMEPOINT_COLUMNS`` order (a tuple per row: the
+    table has one row per assessment, so this is the hot loop of writing it)."""
     cfg = s.config
     ir = cfg.name == "irrecist"
+    sid, reader, crit = s.subject_id, s.reader, cfg.name
+    base_um = s.baseline.sum_um
+    labels_ = labels(cfg)
     rows = []
     for t in s.timepoints:
-        change = None if t.burden_um is None or t.nadir_um is None or t.is_baseline else t.burden_um - t.nadir_um
-        rows.append({
-            "subject_id": s.subject_id, "reader": s.reader, "criterion": cfg.name, "timepoint": t.timepoint,
-            "date": t.date.isoformat(), "study_day": s.study_day(t.date),
-            "target_sum_mm": _mm(t.target_sum_um),
-            "new_lesions_mm": _mm(t.new_um) if ir else None,
-            "tmtb_mm": _mm(t.burden_um) if ir else None,
-            "baseline_mm": _mm(t.baseline_um),
-            "nadir_mm": None if t.is_baseline else _mm(t.nadir_um),
-            "pct_from_baseline": None if t.is_baseline else _num(t.pct(s.baseline.sum_um)),
-            "pct_from_nadir": None if t.is_baseline else _num(t.pct(t.nadir_um)),
-            "change_from_nadir_mm": _mm(change),
-            "target_response": "" if t.is_baseline else _cat(t.target.value if t.target else None, ir),
-            "nontarget_response": "" if t.is_baseline else _cat(t.nontarget.value if t.nontarget else None, ir),
-            "new_lesions": "" if t.is_baseline else t.new_lesions,
-            "response": "" if t.is_baseline else label(t.response, cfg),
-            "pd_status": t.pd_status,
-            "reason": "; ".join(t.reasons),
-        })  # fmt: skip
+        burden, nadir = t.burden_um, t.nadir_um
+        if t.is_baseline:
+            rows.append((
+                sid, reader, crit, t.timepoint, t.date.isoformat(), s.study_day(t.date), _mm(t.target_sum_um),
+                _mm(t.new_um) if ir else None, _mm(burden) if ir else None, _mm(t.baseline_um), None, None, None,
+                None, "", "", "", "", t.pd_status, "; ".join(t.reasons),
+            ))  # fmt: skip
+            continue
+        rows.append((
+            sid, reader, crit, t.timepoint, t.date.isoformat(), s.study_day(t.date), _mm(t.target_sum_um),
+            _mm(t.new_um) if ir else None, _mm(burden) if ir else None, _mm(t.baseline_um), _mm(nadir),
+            _pct(burden, base_um), _pct(burden, nadir),
+            None if burden is None or nadir is None else (burden - nadir) / 1000,
+            _cat(t.target.value if t.target else None, ir), _cat(t.nontarget.value if t.nontarget else None, ir),
+            t.new_lesions, "" if t.response is None else labels_[t.response], t.pd_status, "; ".join(t.reasons),
+        ))  # fmt: skip
     return rows
+
+
+def _pct(value_um: int | None, reference_um: int | None) -> float | None:
+    """``TimepointResult.pct`` as a float: the exact tenths of a percent, divided once (correctly rounded, so
+    equal to ``float(Decimal)`` of the same tenths)."""
+    if value_um is None or not reference_um:
+        return None
+    return pct_tenths(value_um, reference_um) / 10
 
 
 def _num(d: Any) -> float | None:
@@ -108,7 +119,7 @@ def subject_row(s: SubjectScore) -> dict[str, Any]:
 
 def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
     rows = [r for crun in run.runs.values() for s in crun.scores for r in timepoint_rows(s)]
-    return pd.DataFrame(rows, columns=TIMEPOINT_COLUMNS)
+    return pd.DataFrame.from_records(rows, columns=TIMEPOINT_COLUMNS)
 
 
 def subjects_frame(run: ScoreRun) -> pd.DataFrame:
