@@ -64,7 +64,7 @@ def timepoint_rows(s: SubjectScore) -> list[tuple[Any, ...]]:
     sid, reader, crit = s.subject_id, s.reader, cfg.name
     base_um = s.baseline.sum_um
     labels_ = labels(cfg)
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for t in s.timepoints:
         burden, nadir = t.burden_um, t.nadir_um
         if t.is_baseline:
