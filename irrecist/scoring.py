@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from irrecist.cohort import from_records
 from irrecist.errors import InputError, Level, Problem
 from irrecist.inputs import Collected, collect_tables, require_tables
 from irrecist.lesion_table import Subjects, build_subjects
@@ -22,7 +23,7 @@ from irrecist.model import SubjectInfo, SubjectRecord
 from irrecist.progress import progress
 from irrecist.pseudonym import Pseudonymizer, pseudonymize_collected
 from irrecist.rules.config import CriterionConfig, profile, protocol_options, with_options
-from irrecist.rules.subject import SubjectScore, score_subject
+from irrecist.rules.subject import SubjectScore, score_cohort
 
 
 @dataclass
@@ -69,12 +70,15 @@ def make_configs(
 
 def score_subjects(subjects: Subjects, config: CriterionConfig) -> CriterionRun:
     run = CriterionRun(config, failed=dict(subjects.failed))
-    for rec in progress(subjects.records, desc=f"scoring ({config.name})", unit="subject"):
-        try:
-            run.scores.append(score_subject(rec, config))
+    records = subjects.records
+    results = score_cohort(from_records(records), config, records)
+    for rec, result in progress(zip(records, results, strict=True), desc=f"scoring ({config.name})",
+                                unit="subject", total=len(records)):  # fmt: skip
+        if isinstance(result, str):
+            run.failed[(rec.subject_id, rec.reader)] = result
+        else:
+            run.scores.append(result)
             run.records.append(rec)
-        except InputError as exc:
-            run.failed[(rec.subject_id, rec.reader)] = str(exc)
     return run
 
 

@@ -10,14 +10,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
+
+from irrecist.cohort import NEW, TARGET, Cohort, IntArray, from_records
 from irrecist.errors import InputError
 from irrecist.model import Status, SubjectRecord
-from irrecist.rules.baseline import Baseline, analyse_baseline, fmt_mm, lesion_measure_um
+from irrecist.rules.baseline import Baseline, analyse_baseline, fmt_mm
 from irrecist.rules.bor import BorPoint, BorResult, best_overall_response, window
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import CONFIRMED, PENDING, confirm_progression
 from irrecist.rules.responses import Response, label
-from irrecist.rules.timepoint import TimepointEngine, TimepointResult, is_pd
+from irrecist.rules.timepoint import TimepointResult, is_pd, measures, score_timepoints
 
 
 @dataclass
@@ -51,22 +54,58 @@ class SubjectScore:
 
 def score_subject(rec: SubjectRecord, config: CriterionConfig) -> SubjectScore:
     """Score one subject as one reader recorded it. Raises ``InputError`` when it cannot be scored."""
-    if not rec.assessments:
-        raise InputError("no assessment")
+    (result,) = score_cohort(from_records([rec]), config, [rec])
+    if isinstance(result, str):
+        raise InputError(result)
+    return result
+
+
+def baseline_problems(c: Cohort, m: IntArray) -> list[str | None]:
+    """Why each entity cannot be scored, or None: no assessment, a lesion with role 'new' at baseline, or a
+    target without its measure at baseline (the first such observation in baseline order)."""
+    out: list[str | None] = ["no assessment" if n == 0 else None for n in np.diff(c.a_start).tolist()]
+    first = c.a_start[:-1][c.a_entity[c.o_assessment]] == c.o_assessment
+    role = c.l_role[c.o_lesion]
+    bad = first & ((role == NEW) | ((role == TARGET) & (m < 0)))
+    for o in np.flatnonzero(bad).tolist():
+        e = int(c.a_entity[c.o_assessment[o]])
+        if out[e] is not None:
+            continue
+        li = int(c.o_lesion[o])
+        lid, tp = c.l_id[li], c.a_label[c.o_assessment[o]]
+        if role[o] == NEW:
+            out[e] = f"lesion {lid} has role 'new' at baseline ({tp}); allowed at baseline: target, non-target"
+        else:
+            axis = "short_axis_mm" if c.l_nodal[li] else "long_axis_mm"
+            out[e] = f"target {lid} has no {axis} at baseline ({tp})"
+    return out
+
+
+def score_cohort(
+    c: Cohort, config: CriterionConfig, records: list[SubjectRecord] | None = None
+) -> list[SubjectScore | str]:
+    """Score every entity of a cohort: its ``SubjectScore``, or the reason it cannot be scored.
+    ``records`` (entity ``i`` is ``records[i]``) saves rebuilding them from the cohort."""
+    tps, _members = score_timepoints(c, config)
+    problems = baseline_problems(c, measures(c, config))
+    out: list[SubjectScore | str] = []
+    for e in range(c.n_entities):
+        problem = problems[e]
+        if problem is not None:
+            out.append(problem)
+            continue
+        rec = records[e] if records is not None else c.record(e)
+        start, end = int(c.a_start[e]), int(c.a_start[e + 1])
+        results = [tps.result(c, a, a == start) for a in range(start, end)]
+        out.append(_score_entity(rec, config, results))
+    return out
+
+
+def _score_entity(rec: SubjectRecord, config: CriterionConfig, results: list[TimepointResult]) -> SubjectScore:
+    """Baseline analysis, irPD confirmation, BOR and dates of one entity whose time points are scored."""
     base_a = rec.assessments[0]
-    for lid, obs in base_a.observations.items():
-        les = rec.lesions[lid]
-        if les.role.value == "new":
-            raise InputError(
-                f"lesion {lid} has role 'new' at baseline ({base_a.timepoint}); allowed at baseline: target, non-target"
-            )
-        if les.role.value == "target" and lesion_measure_um(les, obs, config) is None:
-            axis = "short_axis_mm" if les.nodal else "long_axis_mm"
-            raise InputError(f"target {lid} has no {axis} at baseline ({base_a.timepoint})")
     baseline = analyse_baseline(rec.lesions, base_a.observations, config)
     ref = rec.info.treatment_start_date or base_a.date
-    engine = TimepointEngine(config, rec.lesions, baseline.targets, baseline.nontargets, baseline.sum_um)
-    results = [engine.baseline(base_a)] + [engine.assess(a) for a in rec.assessments[1:]]
     score = SubjectScore(rec.subject_id, rec.reader, config, baseline, ref, results, BorResult(Response.MISSING))
     score.last_treatment_date = rec.info.last_treatment_date
     score.qc_flags.extend(msg for _lid, msg in baseline.qc)

@@ -1,9 +1,15 @@
 """The one timepoint engine: sums, TMTB, nadir, target / non-target / new-lesion categories, overall
-response and a checkable reason at every assessment of one subject.
+response and a checkable reason at every assessment of every subject of a cohort, in one pass.
 
 RECIST 1.1 (decisions.md section 3) and irRECIST (section 4) differ only by options of
 ``CriterionConfig``: new measurable lesions enter the burden (``new_lesions_in_burden``) or define PD
 (``new_lesions_define_pd``). Confirmation of irPD is a later pass (``confirmation.py``).
+
+The engine works on arrays (``irrecist.cohort.Cohort``): per-lesion measures, per-assessment sums and
+categories are column operations; the state that runs from one assessment to the next (nadir, PR
+persistence, the last overall response) advances one assessment index at a time for all subjects at once.
+Only the admission of new lesions to TMTB, which depends on their order of appearance and the caps, runs
+subject by subject, and only for subjects with new lesions.
 """
 
 from __future__ import annotations
@@ -12,11 +18,37 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
-from irrecist.model import Assessment, Lesion, Observation, Role, Status
-from irrecist.rules.baseline import fmt_mm, lesion_measure_um, measurability_problem
+import numpy as np
+
+from irrecist.cohort import (
+    NEW,
+    NONE,
+    NONTARGET,
+    S_ABSENT,
+    S_MERGED,
+    S_NOT_EVALUATED,
+    S_TOO_SMALL,
+    S_UNEQUIVOCAL,
+    TARGET,
+    BoolArray,
+    Cohort,
+    IntArray,
+)
+from irrecist.model import Lesion, Observation, Status
+from irrecist.rules.baseline import fmt_mm, measurability_problem
 from irrecist.rules.config import CriterionConfig, mm_to_um
-from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, label, overall_response
+from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, label, labels, overall_response
+
+TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
+NONTARGET_CATEGORIES: tuple[NonTargetCategory, ...] = tuple(NonTargetCategory)
+RESPONSES: tuple[Response, ...] = tuple(Response)
+_T = {c: i for i, c in enumerate(TARGET_CATEGORIES)}
+_NT = {c: i for i, c in enumerate(NONTARGET_CATEGORIES)}
+_R = {r: i for i, r in enumerate(RESPONSES)}
+_NEVER = np.iinfo(np.int64).max
+"""Admission index of a lesion never admitted to TMTB."""
 
 
 @dataclass
@@ -65,12 +97,30 @@ def is_pd(burden_um: int, nadir_um: int, config: CriterionConfig) -> bool:
     )
 
 
-def is_pr(burden_um: int, baseline_um: int, config: CriterionConfig) -> bool:
-    """RECIST 1.1 section 4.3.1: at least 30 % below the baseline sum; inclusive, exact."""
-    return burden_um * 100 <= baseline_um * (100 - config.pr_min_decrease_pct)
+def _times_ge(x: IntArray, x_mul: int, y: IntArray, y_mul: int) -> BoolArray:
+    """``x * x_mul >= y * y_mul`` elementwise and exactly: int64 when the products cannot overflow, else
+    Python integers."""
+    bound = max(int(np.abs(x).max(initial=0)) * abs(x_mul), int(np.abs(y).max(initial=0)) * abs(y_mul))
+    if bound < 2**62:
+        return np.asarray(x * x_mul >= y * y_mul)
+    return np.asarray(x.astype(object) * x_mul >= y.astype(object) * y_mul, dtype=bool)
 
 
-def _new_counts(lesion: Lesion, obs: Observation, config: CriterionConfig) -> bool:
+def pd_mask(burden: IntArray, nadir: IntArray, config: CriterionConfig) -> BoolArray:
+    """``is_pd`` for arrays: RECIST 1.1 section 4.3.1, >= +``pd_min_increase_pct`` % over the nadir and
+    >= +``pd_min_increase_mm``; inclusive, exact (the percentage as a fraction)."""
+    pct = Fraction(config.pd_min_increase_pct)
+    up = _times_ge(burden, 100 * pct.denominator, nadir, 100 * pct.denominator + pct.numerator)
+    return up & (burden - nadir >= mm_to_um(config.pd_min_increase_mm))
+
+
+def pr_mask(burden: IntArray, baseline: IntArray, config: CriterionConfig) -> BoolArray:
+    """RECIST 1.1 section 4.3.1: at least ``pr_min_decrease_pct`` % below the baseline sum; inclusive, exact."""
+    pct = Fraction(config.pr_min_decrease_pct)
+    return _times_ge(baseline, 100 * pct.denominator - pct.numerator, burden, 100 * pct.denominator)
+
+
+def new_counts(lesion: Lesion, obs: Observation, config: CriterionConfig) -> bool:
     """A new lesion that is there: present (or progressing), and for a node SA >= 10 mm (RECIST 1.1 4.3.2,
     FAQ 'new lymph node lesions'); a node whose SA was not recorded counts."""
     if obs.status not in (Status.PRESENT, Status.TOO_SMALL, Status.UNEQUIVOCAL_PROGRESSION):
@@ -82,224 +132,438 @@ def _new_counts(lesion: Lesion, obs: Observation, config: CriterionConfig) -> bo
     return True
 
 
-class TimepointEngine:
-    """Walks one subject's assessments in date order (decisions.md 3 and 4)."""
+def measures(c: Cohort, config: CriterionConfig) -> IntArray:
+    """``lesion_measure_um`` of every observation (decisions.md 1 and 3): LD, or SA for a node; 0 when absent
+    or merged; ``too_small_mm`` when too small to measure and unmeasured; -1 when not evaluated."""
+    nodal = c.l_nodal[c.o_lesion]
+    m = np.where(nodal, c.o_short, c.o_long)
+    st = c.o_status
+    m = np.where((st == S_TOO_SMALL) & (m < 0), mm_to_um(config.too_small_mm), m)
+    m = np.where((st == S_ABSENT) | (st == S_MERGED), 0, m)
+    return np.where(st == S_NOT_EVALUATED, NONE, m)
 
-    def __init__(
-        self,
-        config: CriterionConfig,
-        lesions: dict[str, Lesion],
-        targets: list[Lesion],
-        nontargets: list[Lesion],
-        baseline_sum_um: int,
-    ) -> None:
-        self.config = config
-        self.lesions = lesions
-        self.targets = targets
-        self.nontargets = nontargets
-        self.baseline_um = baseline_sum_um
-        self.burden_word = "TMTB" if config.new_lesions_in_burden else "SOD"
-        self.admitted: list[Lesion] = []
-        self.first_seen: dict[str, date] = {}
-        self.nadir_um = baseline_sum_um
-        self.nadir_label = "baseline"
-        self.response_since_pd = False  # a target PR/CR since the last PD (PR persists, A-R1)
-        self.last_overall: Response | None = None
 
-    def baseline(self, a: Assessment) -> TimepointResult:
-        r = TimepointResult(a.timepoint, a.date, True, baseline_um=self.baseline_um)
-        r.target_sum_um = self.baseline_um
-        r.new_um = 0
-        r.burden_um = self.baseline_um
-        r.evaluable = True
-        r.new_lesions = "no"
-        r.reasons.append(
-            f"baseline {self.burden_word} {fmt_mm(self.baseline_um)} mm from {len(self.targets)} target(s)"
-        )
-        return r
+def _count(index: IntArray, n: int) -> IntArray:
+    return np.bincount(index, minlength=n).astype(np.int64)
 
-    def assess(self, a: Assessment) -> TimepointResult:
-        cfg = self.config
-        r = TimepointResult(a.timepoint, a.date, False, baseline_um=self.baseline_um)
-        new_present, equivocal = self._new_lesions(a, r)
-        # burden: targets plus admitted new lesions (irRECIST)
-        members = self.targets + self.admitted
-        total = 0
-        tsum = 0
-        missing: list[str] = []
-        all_cr = True
-        normal_um = mm_to_um(cfg.node_pathological_min_sa_mm)
-        for les in members:
-            m = lesion_measure_um(les, a.observations.get(les.lesion_id), cfg)
-            if m is None:
-                missing.append(les.lesion_id)
-                all_cr = False
-                continue
-            total += m
-            if les.role is Role.TARGET:
-                tsum += m
-            if (les.nodal and m >= normal_um) or (not les.nodal and m > 0):
-                all_cr = False
-        r.nadir_um, r.nadir_label = self.nadir_um, self.nadir_label
-        if not members:
-            r.target = TargetCategory.NONE
-        elif missing:
-            if is_pd(total, self.nadir_um, cfg):
-                r.target = TargetCategory.PD
-                r.burden_um, r.target_sum_um = total, tsum
-                r.reasons.append(
-                    f"{', '.join(missing)} not evaluated, but the evaluated lesions alone already prove PD "
-                    "(RECIST 1.1 4.4.2)"
-                )
-            else:
-                r.target = TargetCategory.NE
-                r.reasons.append(f"{', '.join(missing)} not evaluated: {self.burden_word} not evaluable")
-        else:
-            r.burden_um, r.target_sum_um, r.evaluable = total, tsum, True
-            r.target = self._target_category(total, all_cr, r)
-        if r.burden_um is not None:
-            r.new_um = r.burden_um - (r.target_sum_um or 0)
-        r.nontarget = self._nontarget(a, r)
-        r.nontarget_pd = r.nontarget is NonTargetCategory.PD
-        admitted_present = any(
-            (lesion_measure_um(les, a.observations.get(les.lesion_id), cfg) or 0) > 0 for les in self.admitted
-        )
-        r.new_lesions = "yes" if new_present or admitted_present else ("equivocal" if equivocal else "no")
-        resp = overall_response(r.target, r.nontarget, new_present, cfg)
-        reappeared = r.target in (TargetCategory.PR, TargetCategory.SD) or r.nontarget is NonTargetCategory.NN
-        if (
-            cfg.reappearance_after_cr_is_pd
-            and self.last_overall is Response.CR
-            and reappeared
-            and resp is not Response.PD
-        ):
-            resp = Response.PD
-            r.reasons.append("disease reappears after an overall CR: PD (RECIST Working Group Q&A, A-R10)")
-        r.response = resp
-        self._describe(r)
-        # state for the next assessment
-        if r.evaluable and r.burden_um is not None and r.burden_um < self.nadir_um:
-            self.nadir_um, self.nadir_label = r.burden_um, a.timepoint
-        if resp is Response.PD:
-            self.response_since_pd = False
-        elif r.target in (TargetCategory.PR, TargetCategory.CR):
-            self.response_since_pd = True
-        if resp is not Response.NE:
-            self.last_overall = resp
-        return r
 
-    def _target_category(self, total: int, all_cr: bool, r: TimepointResult) -> TargetCategory:
-        cfg = self.config
-        if is_pd(total, self.nadir_um, cfg):
-            return TargetCategory.PD
-        if all_cr:
-            return TargetCategory.CR
-        if is_pr(total, self.baseline_um, cfg):
-            return TargetCategory.PR
-        if cfg.pr_persists and self.response_since_pd:
-            r.reasons.append("PR persists: no PD since the last PR/CR (decisions.md 3, A-R1)")
-            return TargetCategory.PR
-        return TargetCategory.SD
+def _sum(index: IntArray, values: IntArray, n: int) -> IntArray:
+    """Integer sums by group; exact (float64 holds every sum below 2**53 micrometres)."""
+    return np.rint(np.bincount(index, weights=values, minlength=n)).astype(np.int64)
 
-    def _nontarget(self, a: Assessment, r: TimepointResult) -> NonTargetCategory:
-        """RECIST 1.1 section 4.3.3: CR when all absent and nodes < 10 mm; PD on unequivocal progression."""
-        if not self.nontargets:
-            return NonTargetCategory.NONE
-        normal_um = mm_to_um(self.config.node_pathological_min_sa_mm)
-        pd, ne, present = [], [], False
-        for les in self.nontargets:
-            obs = a.observations.get(les.lesion_id)
-            if obs is None or obs.status is Status.NOT_EVALUATED:
-                ne.append(les.lesion_id)
-            elif obs.status is Status.UNEQUIVOCAL_PROGRESSION:
-                pd.append(les.lesion_id)
-            elif (
-                obs.status in (Status.ABSENT, Status.MERGED)
-                or les.nodal
-                and obs.short_um is not None
-                and obs.short_um < normal_um
-            ):
-                continue
-            else:
-                present = True
-        if pd:
-            r.reasons.append(f"unequivocal progression of non-target {', '.join(pd)}")
-            return NonTargetCategory.PD
-        if ne:
-            r.reasons.append(f"non-target {', '.join(ne)} not evaluated")
-            return NonTargetCategory.NE
-        return NonTargetCategory.NN if present else NonTargetCategory.CR
 
-    def _new_lesions(self, a: Assessment, r: TimepointResult) -> tuple[bool, bool]:
-        """New lesions at this assessment. RECIST 1.1: any unequivocal one counts (section 4.3.2).
-        irRECIST (decisions.md 4): measurable ones are admitted to TMTB in order of first appearance
-        (ties: larger first) within the caps; the others only preclude irCR while present."""
-        cfg = self.config
-        present: list[str] = []
-        equivocal: list[str] = []
-        candidates: list[tuple[date, int, str]] = []
-        admitted_ids = {les.lesion_id for les in self.admitted}
-        for lid, obs in a.observations.items():
-            les = self.lesions[lid]
-            if les.role is not Role.NEW:
-                continue
-            if obs.status is Status.EQUIVOCAL:
-                equivocal.append(lid)
-                continue
-            if not _new_counts(les, obs, cfg):
-                continue
-            self.first_seen.setdefault(lid, a.date)
-            if lid in admitted_ids:
-                continue
-            if cfg.new_lesions_in_burden and measurability_problem(les, obs, cfg) is None:
-                m = lesion_measure_um(les, obs, cfg) or 0
-                candidates.append((self.first_seen[lid], -m, lid))
-            else:
-                present.append(lid)
-        if candidates:
-            per_organ = Counter(les.organ_key for les in self.admitted)
-            for _first, _neg, lid in sorted(candidates):
-                les = self.lesions[lid]
-                if (
-                    len(self.admitted) < cfg.max_new_in_tmtb
-                    and per_organ[les.organ_key] < cfg.max_new_in_tmtb_per_organ
-                ):
-                    self.admitted.append(les)
-                    per_organ[les.organ_key] += 1
-                    r.admitted.append(lid)
+@dataclass
+class BaselineMembers:
+    """Which lesions each entity's baseline makes targets and non-targets (decisions.md 2)."""
+
+    is_target: BoolArray  # per lesion
+    is_nontarget: BoolArray  # per lesion
+    rank: IntArray  # per lesion: position in its entity's baseline (orders the lesion lists of reasons)
+    n_targets: IntArray  # per entity
+    n_nontargets: IntArray  # per entity
+    sum_um: IntArray  # per entity: the baseline sum of the targets
+
+
+def baseline_members(c: Cohort, m: IntArray) -> BaselineMembers:
+    n_e, n_l = c.n_entities, len(c.l_id)
+    first = c.a_start[:-1][c.a_entity[c.o_assessment]] == c.o_assessment
+    role = c.l_role[c.o_lesion]
+    is_target = np.zeros(n_l, dtype=bool)
+    is_nontarget = np.zeros(n_l, dtype=bool)
+    is_target[c.o_lesion[first & (role == TARGET)]] = True
+    is_nontarget[c.o_lesion[first & (role == NONTARGET)]] = True
+    rank = np.full(n_l, _NEVER, dtype=np.int64)
+    base_o = np.flatnonzero(first)
+    rank[c.o_lesion[base_o]] = base_o
+    ent_o = c.a_entity[c.o_assessment]
+    t_o = first & (role == TARGET)
+    return BaselineMembers(
+        is_target,
+        is_nontarget,
+        rank,
+        _count(ent_o[t_o], n_e),
+        _count(ent_o[first & (role == NONTARGET)], n_e),
+        _sum(ent_o[t_o], np.maximum(m[t_o], 0), n_e),
+    )
+
+
+@dataclass
+class Timepoints:
+    """Every assessment of a cohort as the engine called it (indexed like ``Cohort.a_*``); lengths in
+    micrometres, ``-1`` for none; categories and responses as indices into ``TARGET_CATEGORIES``,
+    ``NONTARGET_CATEGORIES`` and ``RESPONSES`` (``-1`` at baselines)."""
+
+    target_sum: IntArray
+    new: IntArray
+    burden: IntArray
+    baseline: IntArray
+    nadir: IntArray
+    nadir_at: IntArray  # the assessment that set the nadir (the baseline's own index for the baseline sum)
+    target: IntArray
+    nontarget: IntArray
+    new_lesions: list[str]
+    response: IntArray
+    evaluable: BoolArray
+    reasons: list[list[str]]
+    admitted: list[list[str]]
+
+    def result(self, c: Cohort, a: int, is_baseline: bool) -> TimepointResult:
+        """Assessment ``a`` as a ``TimepointResult``."""
+
+        def um(x: np.int64) -> int | None:
+            return None if x < 0 else int(x)
+
+        if is_baseline:
+            return TimepointResult(
+                c.a_label[a], c.a_date[a], True, um(self.target_sum[a]), um(self.new[a]), um(self.burden[a]),
+                int(self.baseline[a]), None, "", None, None, "no", None, "", True, False, self.reasons[a], [],
+            )  # fmt: skip
+        nadir_at = int(self.nadir_at[a])
+        nt = NONTARGET_CATEGORIES[self.nontarget[a]]
+        return TimepointResult(
+            c.a_label[a], c.a_date[a], False, um(self.target_sum[a]), um(self.new[a]), um(self.burden[a]),
+            int(self.baseline[a]), int(self.nadir[a]), "baseline" if nadir_at == c.a_start[c.a_entity[a]] else
+            c.a_label[nadir_at], TARGET_CATEGORIES[self.target[a]], nt, self.new_lesions[a],
+            RESPONSES[self.response[a]], "", bool(self.evaluable[a]), nt is NonTargetCategory.PD, self.reasons[a],
+            self.admitted[a],
+        )  # fmt: skip
+
+
+@dataclass
+class _NewLesions:
+    """What the new lesions of each assessment do (decisions.md 4; RECIST 1.1 4.3.2)."""
+
+    admit_k: IntArray  # per lesion: the assessment index (within its entity) that admitted it to TMTB
+    admit_order: IntArray  # per lesion: its place in the order of admission
+    present: BoolArray  # per assessment: a new lesion outside the burden is there
+    equivocal: BoolArray  # per assessment
+    reasons: dict[int, list[str]]  # per assessment with something to say
+    admitted: dict[int, list[str]]  # per assessment: lesions admitted there
+
+
+def _new_lesions(c: Cohort, config: CriterionConfig, members: BaselineMembers) -> _NewLesions:
+    """New lesions, subject by subject (only subjects that have any). RECIST 1.1: any unequivocal one counts
+    (section 4.3.2). irRECIST (decisions.md 4): measurable ones are admitted to TMTB in order of first
+    appearance (ties: larger first) within the caps; the others only preclude irCR while present."""
+    n_a = len(c.a_date)
+    out = _NewLesions(
+        np.full(len(c.l_id), _NEVER, dtype=np.int64),
+        np.full(len(c.l_id), _NEVER, dtype=np.int64),
+        np.zeros(n_a, bool),
+        np.zeros(n_a, bool),
+        {},
+        {},
+    )
+    new_o = np.flatnonzero(c.l_role[c.o_lesion] == NEW)
+    if not len(new_o):
+        return out
+    a_k = c.a_index()
+    by_entity: dict[int, list[int]] = {}
+    for o in new_o.tolist():
+        by_entity.setdefault(int(c.a_entity[c.o_assessment[o]]), []).append(o)
+    for _e, obs in by_entity.items():
+        admitted: list[int] = []
+        per_organ: Counter[str] = Counter()
+        first_seen: dict[int, date] = {}
+        by_a: dict[int, list[int]] = {}
+        for o in obs:
+            by_a.setdefault(int(c.o_assessment[o]), []).append(o)
+        for a in sorted(by_a):
+            present: list[str] = []
+            equivocal: list[str] = []
+            candidates: list[tuple[date, int, str, int]] = []
+            for o in by_a[a]:
+                li = int(c.o_lesion[o])
+                lid = c.l_id[li]
+                les, ob = c.lesion(li), c.observation(o)
+                if ob.status is Status.EQUIVOCAL:
+                    equivocal.append(lid)
+                    continue
+                if not new_counts(les, ob, config):
+                    continue
+                first_seen.setdefault(li, c.a_date[a])
+                if li in admitted:
+                    continue
+                if config.new_lesions_in_burden and measurability_problem(les, ob, config) is None:
+                    v = ob.short_um if les.nodal else ob.long_um
+                    if ob.status is Status.TOO_SMALL and v is None:
+                        v = mm_to_um(config.too_small_mm)
+                    candidates.append((first_seen[li], -(v or 0), lid, li))
                 else:
                     present.append(lid)
-        if r.admitted:
-            r.reasons.append(f"new measurable lesion(s) {', '.join(r.admitted)} added to TMTB")
-        if present:
-            if cfg.new_lesions_define_pd:
-                r.reasons.append(f"new lesion(s) {', '.join(sorted(present))}: PD (RECIST 1.1 4.3.2)")
-            else:
-                r.reasons.append(f"new lesion(s) {', '.join(sorted(present))} outside TMTB: no irCR while present")
-        if equivocal:
-            r.reasons.append(f"equivocal new lesion(s) {', '.join(sorted(equivocal))}: not PD unless confirmed")
-        # irRECIST: admitted lesions still present preclude nothing extra (they are in the burden)
-        return bool(present), bool(equivocal)
+            newly: list[str] = []
+            for _first, _neg, lid, li in sorted(candidates):
+                okey = c.l_organ_key[li]
+                if len(admitted) < config.max_new_in_tmtb and per_organ[okey] < config.max_new_in_tmtb_per_organ:
+                    admitted.append(li)
+                    per_organ[okey] += 1
+                    out.admit_k[li] = a_k[a]
+                    out.admit_order[li] = len(admitted)
+                    newly.append(lid)
+                else:
+                    present.append(lid)
+            reasons = []
+            if newly:
+                reasons.append(f"new measurable lesion(s) {', '.join(newly)} added to TMTB")
+                out.admitted[a] = newly
+            if present:
+                if config.new_lesions_define_pd:
+                    reasons.append(f"new lesion(s) {', '.join(sorted(present))}: PD (RECIST 1.1 4.3.2)")
+                else:
+                    reasons.append(f"new lesion(s) {', '.join(sorted(present))} outside TMTB: no irCR while present")
+            if equivocal:
+                reasons.append(f"equivocal new lesion(s) {', '.join(sorted(equivocal))}: not PD unless confirmed")
+            if reasons:
+                out.reasons[a] = reasons
+            out.present[a] = bool(present)
+            out.equivocal[a] = bool(equivocal)
+    return out
 
-    def _describe(self, r: TimepointResult) -> None:
-        """A reason a radiologist can check: the numbers, the comparison, the call."""
-        cfg = self.config
-        word = self.burden_word
-        if r.burden_um is not None and r.target is not TargetCategory.NONE:
-            text = f"{word} {fmt_mm(r.burden_um)} mm"
-            if self.baseline_um:
-                pb = pct_tenths(r.burden_um, self.baseline_um)
-                text += f": {pb / 10:+.1f} % from baseline {fmt_mm(self.baseline_um)} mm"
-            if r.nadir_um is not None:
-                d = r.burden_um - r.nadir_um
-                pn_text = f"{pct_tenths(r.burden_um, r.nadir_um) / 10:+.1f} % and " if r.nadir_um else ""
-                sign = "+" if d >= 0 else "-"
-                text += (
-                    f"; {pn_text}{sign}{fmt_mm(abs(d))} mm vs the nadir {fmt_mm(r.nadir_um)} mm ({r.nadir_label})"
+
+def _response_table(config: CriterionConfig) -> IntArray:
+    """``overall_response`` for every (target, non-target, new lesion) combination, as response indices."""
+    table = np.zeros((len(TARGET_CATEGORIES), len(NONTARGET_CATEGORIES), 2), dtype=np.int64)
+    for t, tc in enumerate(TARGET_CATEGORIES):
+        for n, nc in enumerate(NONTARGET_CATEGORIES):
+            for new in (0, 1):
+                table[t, n, new] = _R[overall_response(tc, nc, bool(new), config)]
+    return table
+
+
+def score_timepoints(c: Cohort, config: CriterionConfig) -> tuple[Timepoints, BaselineMembers]:
+    """Walk every entity's assessments in date order (decisions.md 3 and 4). The baseline must be valid
+    (no new lesion, every target measured: ``subject.baseline_problem``); entities that are not are scored
+    too, and their results are to be ignored."""
+    n_a, n_e = len(c.a_date), c.n_entities
+    m = measures(c, config)
+    mem = baseline_members(c, m)
+    new = _new_lesions(c, config, mem)
+    o_a, o_l = c.o_assessment, c.o_lesion
+    a_e = c.a_entity
+    a_k = c.a_index()
+    normal = mm_to_um(config.node_pathological_min_sa_mm)
+    nodal_o = c.l_nodal[o_l]
+    # burden members: the targets, and from their admission on, admitted new lesions
+    admitted_o = new.admit_k[o_l] <= a_k[o_a]
+    target_o = mem.is_target[o_l]
+    member_o = target_o | admitted_o
+    n_admitted = np.zeros(n_a, dtype=np.int64)
+    for li in np.flatnonzero(new.admit_k != _NEVER).tolist():
+        e = int(c.l_entity[li])
+        start = int(c.a_start[e] + new.admit_k[li])
+        n_admitted[start : c.a_start[e + 1]] += 1
+    n_members = mem.n_targets[a_e] + n_admitted
+    measured = member_o & (m >= 0)
+    total = _sum(o_a[measured], m[measured], n_a)
+    tsum = _sum(o_a[measured & target_o], m[measured & target_o], n_a)
+    missing = n_members - _count(o_a[measured], n_a)
+    not_cr = measured & np.where(nodal_o, m >= normal, m > 0)
+    all_cr = (missing == 0) & (_count(o_a[not_cr], n_a) == 0)
+    admitted_present = _count(o_a[admitted_o & (m > 0)], n_a) > 0
+    # non-targets (RECIST 1.1 section 4.3.3)
+    nt_o = mem.is_nontarget[o_l]
+    st = c.o_status
+    nt_ne_o = nt_o & (st == S_NOT_EVALUATED)
+    nt_pd_o = nt_o & (st == S_UNEQUIVOCAL)
+    gone = (st == S_ABSENT) | (st == S_MERGED) | (nodal_o & (c.o_short >= 0) & (c.o_short < normal))
+    nt_present_o = nt_o & ~nt_ne_o & ~nt_pd_o & ~gone
+    n_nt = mem.n_nontargets[a_e]
+    nt_ne = n_nt - _count(o_a[nt_o & ~nt_ne_o], n_a)
+    nt_pd = _count(o_a[nt_pd_o], n_a)
+    ntcat = np.where(
+        n_nt == 0,
+        _NT[NonTargetCategory.NONE],
+        np.where(
+            nt_pd > 0,
+            _NT[NonTargetCategory.PD],
+            np.where(
+                nt_ne > 0,
+                _NT[NonTargetCategory.NE],
+                np.where(_count(o_a[nt_present_o], n_a) > 0, _NT[NonTargetCategory.NN], _NT[NonTargetCategory.CR]),
+            ),
+        ),
+    )
+    new_present = new.present
+    table = _response_table(config)
+    out = Timepoints(
+        target_sum=np.full(n_a, NONE, dtype=np.int64),
+        new=np.full(n_a, NONE, dtype=np.int64),
+        burden=np.full(n_a, NONE, dtype=np.int64),
+        baseline=mem.sum_um[a_e],
+        nadir=np.full(n_a, NONE, dtype=np.int64),
+        nadir_at=np.full(n_a, NONE, dtype=np.int64),
+        target=np.full(n_a, NONE, dtype=np.int64),
+        nontarget=np.where(a_k == 0, NONE, ntcat),
+        new_lesions=[""] * n_a,
+        response=np.full(n_a, NONE, dtype=np.int64),
+        evaluable=np.zeros(n_a, dtype=bool),
+        reasons=[[] for _ in range(n_a)],
+        admitted=[new.admitted.get(a, []) for a in range(n_a)],
+    )
+    base_a = c.a_start[:-1][np.diff(c.a_start) > 0]
+    out.target_sum[base_a] = mem.sum_um[a_e[base_a]]
+    out.new[base_a] = 0
+    out.burden[base_a] = mem.sum_um[a_e[base_a]]
+    out.evaluable[base_a] = True
+    # the sequential state, one assessment index at a time for every entity
+    counts = np.diff(c.a_start)
+    nadir_e = mem.sum_um.copy()
+    nadir_at_e = c.a_start[:-1].copy()
+    since_pd = np.zeros(n_e, dtype=bool)  # a target PR/CR since the last PD (PR persists, A-R1)
+    last_cr = np.zeros(n_e, dtype=bool)  # the last overall response other than NE was CR
+    persisted = np.zeros(n_a, dtype=bool)
+    reappeared_pd = np.zeros(n_a, dtype=bool)
+    t_idx = {k: np.int64(v) for k, v in _T.items()}
+    for k in range(1, int(counts.max(initial=0))):
+        ents = np.flatnonzero(counts > k)
+        a = c.a_start[ents] + k
+        nadir = nadir_e[ents]
+        out.nadir[a], out.nadir_at[a] = nadir, nadir_at_e[ents]
+        tot, base = total[a], mem.sum_um[ents]
+        pd = pd_mask(tot, nadir, config)
+        none = n_members[a] == 0
+        partial = ~none & (missing[a] > 0)
+        full = ~none & ~partial
+        pr = pr_mask(tot, base, config)
+        cr = all_cr[a]
+        persist = full & ~pd & ~cr & ~pr & config.pr_persists & since_pd[ents]
+        cat = np.select(
+            [none, partial & pd, partial, pd, cr, pr | persist],
+            [t_idx[TargetCategory.NONE], t_idx[TargetCategory.PD], t_idx[TargetCategory.NE],
+             t_idx[TargetCategory.PD], t_idx[TargetCategory.CR], t_idx[TargetCategory.PR]],
+            t_idx[TargetCategory.SD],
+        )  # fmt: skip
+        has_burden = full | (partial & pd)
+        out.burden[a] = np.where(has_burden, tot, NONE)
+        out.target_sum[a] = np.where(has_burden, tsum[a], NONE)
+        out.new[a] = np.where(has_burden, tot - tsum[a], NONE)
+        out.evaluable[a] = full
+        out.target[a] = cat
+        persisted[a] = persist
+        nt = ntcat[a]
+        resp = table[cat, nt, new_present[a].astype(np.int64)]
+        if config.reappearance_after_cr_is_pd:
+            back = (
+                last_cr[ents]
+                & (
+                    (cat == t_idx[TargetCategory.PR])
+                    | (cat == t_idx[TargetCategory.SD])
+                    | (nt == _NT[NonTargetCategory.NN])
                 )
-            r.reasons.insert(0, text)
-        target = r.target.value if r.target else ""
-        nontarget = r.nontarget.value if r.nontarget else ""
-        r.reasons.append(
-            f"target {target}, non-target {nontarget}, new lesions {r.new_lesions}: {label(r.response, cfg)}"
+                & (resp != _R[Response.PD])
+            )
+            resp = np.where(back, _R[Response.PD], resp)
+            reappeared_pd[a] = back
+        out.response[a] = resp
+        lower = full & (tot < nadir)
+        nadir_e[ents[lower]] = tot[lower]
+        nadir_at_e[ents[lower]] = a[lower]
+        is_pd_resp = resp == _R[Response.PD]
+        since_pd[ents] = np.where(
+            is_pd_resp, False, since_pd[ents] | (cat == t_idx[TargetCategory.PR]) | (cat == t_idx[TargetCategory.CR])
         )
+        not_ne = resp != _R[Response.NE]
+        last_cr[ents] = np.where(not_ne, resp == _R[Response.CR], last_cr[ents])
+    new_word = np.where(new_present | admitted_present, "yes", np.where(new.equivocal, "equivocal", "no"))
+    out.new_lesions = [str(w) if k else "no" for w, k in zip(new_word.tolist(), a_k.tolist(), strict=True)]
+    _reasons(c, config, out, mem, new, m, missing, nt_ne, nt_pd, persisted, reappeared_pd)
+    return out, mem
+
+
+def _reasons(
+    c: Cohort,
+    config: CriterionConfig,
+    out: Timepoints,
+    mem: BaselineMembers,
+    new: _NewLesions,
+    m: IntArray,
+    missing: IntArray,
+    nt_ne: IntArray,
+    nt_pd: IntArray,
+    persisted: BoolArray,
+    reappeared_pd: BoolArray,
+) -> None:
+    """A reason a radiologist can check at every assessment: the numbers, the comparison, each rule that
+    applied, and the call."""
+    word = "TMTB" if config.new_lesions_in_burden else "SOD"
+    a_k = c.a_index().tolist()
+    a_e = c.a_entity.tolist()
+    burden, nadir, base = out.burden.tolist(), out.nadir.tolist(), out.baseline.tolist()
+    target, nontarget, response = out.target.tolist(), out.nontarget.tolist(), out.response.tolist()
+    n_targets = mem.n_targets.tolist()
+    resp_label = labels(config)
+    t_none = _T[TargetCategory.NONE]
+    t_pd = _T[TargetCategory.PD]
+    missing_l, nt_ne_l, nt_pd_l = missing.tolist(), nt_ne.tolist(), nt_pd.tolist()
+    persisted_l, reappeared_l = persisted.tolist(), reappeared_pd.tolist()
+    for a in range(len(a_k)):
+        reasons = out.reasons[a]
+        if a_k[a] == 0:
+            reasons.append(f"baseline {word} {fmt_mm(base[a])} mm from {n_targets[a_e[a]]} target(s)")
+            continue
+        b, t = burden[a], target[a]
+        if b >= 0 and t != t_none:
+            text = f"{word} {fmt_mm(b)} mm"
+            if base[a]:
+                text += f": {pct_tenths(b, base[a]) / 10:+.1f} % from baseline {fmt_mm(base[a])} mm"
+            n = nadir[a]
+            d = b - n
+            pn_text = f"{pct_tenths(b, n) / 10:+.1f} % and " if n else ""
+            sign = "+" if d >= 0 else "-"
+            text += f"; {pn_text}{sign}{fmt_mm(abs(d))} mm vs the nadir {fmt_mm(n)} mm ({_nadir_label(c, out, a)})"
+            reasons.append(text)
+        reasons.extend(new.reasons.get(a, ()))
+        if missing_l[a] > 0 and t != t_none:
+            ids = ", ".join(_missing_members(c, mem, new, m, a))
+            if t == t_pd:
+                reasons.append(
+                    f"{ids} not evaluated, but the evaluated lesions alone already prove PD (RECIST 1.1 4.4.2)"
+                )
+            else:
+                reasons.append(f"{ids} not evaluated: {word} not evaluable")
+        if persisted_l[a]:
+            reasons.append("PR persists: no PD since the last PR/CR (decisions.md 3, A-R1)")
+        if nt_pd_l[a] > 0:
+            reasons.append(f"unequivocal progression of non-target {', '.join(_nontargets(c, mem, a, 'pd'))}")
+        elif nt_ne_l[a] > 0:
+            reasons.append(f"non-target {', '.join(_nontargets(c, mem, a, 'ne'))} not evaluated")
+        if reappeared_l[a]:
+            reasons.append("disease reappears after an overall CR: PD (RECIST Working Group Q&A, A-R10)")
+        tc = TARGET_CATEGORIES[t].value
+        nc = NONTARGET_CATEGORIES[nontarget[a]].value
+        reasons.append(
+            f"target {tc}, non-target {nc}, new lesions {out.new_lesions[a]}: {resp_label[RESPONSES[response[a]]]}"
+        )
+
+
+def _nadir_label(c: Cohort, out: Timepoints, a: int) -> str:
+    at = int(out.nadir_at[a])
+    return "baseline" if at == c.a_start[c.a_entity[a]] else c.a_label[at]
+
+
+def _entity_lesions(c: Cohort, a: int) -> range:
+    e = int(c.a_entity[a])
+    return range(int(c.l_start[e]), int(c.l_start[e + 1]))
+
+
+def _missing_members(c: Cohort, mem: BaselineMembers, new: _NewLesions, m: IntArray, a: int) -> list[str]:
+    """Burden members not measured at assessment ``a``: targets in baseline order, then admitted lesions in
+    order of admission."""
+    k = int(a - c.a_start[c.a_entity[a]])
+    measured = {int(c.o_lesion[o]) for o in range(c.o_start[a], c.o_start[a + 1]) if m[o] >= 0}
+    lesions = _entity_lesions(c, a)
+    targets = sorted((li for li in lesions if mem.is_target[li]), key=lambda li: mem.rank[li])
+    admitted = sorted((li for li in lesions if new.admit_k[li] <= k), key=lambda li: new.admit_order[li])
+    return [c.l_id[li] for li in targets + admitted if li not in measured]
+
+
+def _nontargets(c: Cohort, mem: BaselineMembers, a: int, which: str) -> list[str]:
+    """Non-targets at assessment ``a`` in baseline order: progressing (``pd``) or not evaluated (``ne``)."""
+    status = {int(c.o_lesion[o]): int(c.o_status[o]) for o in range(c.o_start[a], c.o_start[a + 1])}
+    nts = sorted((li for li in _entity_lesions(c, a) if mem.is_nontarget[li]), key=lambda li: mem.rank[li])
+    if which == "pd":
+        return [c.l_id[li] for li in nts if status.get(li) == S_UNEQUIVOCAL]
+    return [c.l_id[li] for li in nts if status.get(li, S_NOT_EVALUATED) == S_NOT_EVALUATED]
+
+
+__all__ = ["TimepointResult", "Timepoints", "is_pd", "label", "pct_tenths", "score_timepoints"]

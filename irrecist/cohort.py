@@ -1,0 +1,203 @@
+"""Many subject records as flat arrays: the form the timepoint engine scores in one pass.
+
+A ``Cohort`` holds the subjects of a lesion table (one *entity* per subject and reader) as columns:
+assessments grouped by entity in date order, lesions grouped by entity in first-appearance order, and
+observations grouped by assessment. Lengths are whole micrometres as in ``irrecist.model``, with ``-1`` for
+"not recorded". ``from_records`` builds one from ``SubjectRecord`` objects; ``record`` gives one back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+from numpy.typing import NDArray
+
+from irrecist.model import Assessment, Lesion, Observation, Role, Status, SubjectInfo, SubjectRecord
+
+ROLES: tuple[Role, ...] = (Role.TARGET, Role.NONTARGET, Role.NEW)
+"""Role codes: the position in this tuple."""
+STATUSES: tuple[Status, ...] = tuple(Status)
+"""Status codes: the position in this tuple."""
+TARGET, NONTARGET, NEW = 0, 1, 2
+S_PRESENT, S_ABSENT, S_TOO_SMALL, S_NOT_EVALUATED, S_UNEQUIVOCAL, S_EQUIVOCAL, S_MERGED = (
+    STATUSES.index(s)
+    for s in (
+        Status.PRESENT,
+        Status.ABSENT,
+        Status.TOO_SMALL,
+        Status.NOT_EVALUATED,
+        Status.UNEQUIVOCAL_PROGRESSION,
+        Status.EQUIVOCAL,
+        Status.MERGED,
+    )
+)
+NONE = -1
+"""A length that was not recorded."""
+
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+def _offsets(groups: IntArray, n: int) -> IntArray:
+    """Start offsets (length ``n + 1``) of ``n`` consecutive groups whose ids are ``groups`` (sorted)."""
+    return np.searchsorted(groups, np.arange(n + 1)).astype(np.int64)
+
+
+@dataclass
+class Cohort:
+    """Entities (subject x reader), their assessments, lesions and observations as arrays."""
+
+    subject_id: list[str]
+    reader: list[str]
+    info: list[SubjectInfo]
+    warnings: list[list[tuple[str, str, str]]]
+    # assessments: grouped by entity, date order within an entity (index 0 is the baseline)
+    a_entity: IntArray
+    a_date: list[date]
+    a_label: list[str]
+    a_source: list[str]
+    # lesions: grouped by entity, first-appearance order
+    l_entity: IntArray
+    l_id: list[str]
+    l_role: IntArray  # index into ROLES
+    l_nodal: BoolArray
+    l_organ: list[str]
+    l_organ_key: list[str]
+    # observations: grouped by assessment, in the order they were recorded
+    o_assessment: IntArray
+    o_lesion: IntArray
+    o_status: IntArray  # index into STATUSES
+    o_long: IntArray
+    o_short: IntArray
+    o_slice: IntArray
+    o_merged_into: list[str | None]
+    o_row: IntArray
+    o_source: list[str]
+    a_start: IntArray = field(init=False)
+    """Offsets of each entity's assessments (length entities + 1)."""
+    l_start: IntArray = field(init=False)
+    """Offsets of each entity's lesions (length entities + 1)."""
+    o_start: IntArray = field(init=False)
+    """Offsets of each assessment's observations (length assessments + 1)."""
+
+    def __post_init__(self) -> None:
+        self.a_start = _offsets(self.a_entity, len(self.subject_id))
+        self.l_start = _offsets(self.l_entity, len(self.subject_id))
+        self.o_start = _offsets(self.o_assessment, len(self.a_date))
+
+    @property
+    def n_entities(self) -> int:
+        return len(self.subject_id)
+
+    def a_index(self) -> IntArray:
+        """Position of every assessment within its entity (0 = baseline)."""
+        return np.arange(len(self.a_entity), dtype=np.int64) - self.a_start[self.a_entity]
+
+    def lesion(self, i: int) -> Lesion:
+        return Lesion(self.l_id[i], ROLES[self.l_role[i]], self.l_organ[i], self.l_organ_key[i], bool(self.l_nodal[i]))
+
+    def observation(self, o: int) -> Observation:
+        def val(x: np.int64) -> int | None:
+            return None if x < 0 else int(x)
+
+        return Observation(
+            self.l_id[self.o_lesion[o]],
+            STATUSES[self.o_status[o]],
+            val(self.o_long[o]),
+            val(self.o_short[o]),
+            val(self.o_slice[o]),
+            self.o_merged_into[o],
+            self.o_source[o],
+            int(self.o_row[o]),
+        )
+
+    def record(self, e: int) -> SubjectRecord:
+        """Entity ``e`` as a ``SubjectRecord`` (equal to the record it was built from)."""
+        lesions = {self.l_id[i]: self.lesion(i) for i in range(self.l_start[e], self.l_start[e + 1])}
+        assessments = []
+        for a in range(self.a_start[e], self.a_start[e + 1]):
+            obs = {}
+            for o in range(self.o_start[a], self.o_start[a + 1]):
+                ob = self.observation(o)
+                obs[ob.lesion_id] = ob
+            assessments.append(Assessment(self.a_label[a], self.a_date[a], obs, self.a_source[a]))
+        return SubjectRecord(
+            self.subject_id[e], self.reader[e], lesions, assessments, self.info[e], list(self.warnings[e])
+        )
+
+
+def from_records(records: list[SubjectRecord]) -> Cohort:
+    """The records as one cohort (entity ``i`` is ``records[i]``)."""
+    a_entity: list[int] = []
+    a_date: list[date] = []
+    a_label: list[str] = []
+    a_source: list[str] = []
+    l_entity: list[int] = []
+    l_id: list[str] = []
+    l_role: list[int] = []
+    l_nodal: list[bool] = []
+    l_organ: list[str] = []
+    l_organ_key: list[str] = []
+    o_cols: tuple[list[int], ...] = ([], [], [], [], [], [], [])  # assessment, lesion, status, long, short, slice, row
+    o_merged: list[str | None] = []
+    o_source: list[str] = []
+    role_code = {r: i for i, r in enumerate(ROLES)}
+    status_code = {s: i for i, s in enumerate(STATUSES)}
+    oa, ol, ost, olong, oshort, oslice, orow = o_cols
+    for e, rec in enumerate(records):
+        index: dict[str, int] = {}
+        for les in rec.lesions.values():
+            index[les.lesion_id] = len(l_id)
+            l_entity.append(e)
+            l_id.append(les.lesion_id)
+            l_role.append(role_code[les.role])
+            l_nodal.append(les.nodal)
+            l_organ.append(les.organ)
+            l_organ_key.append(les.organ_key)
+        for a in rec.assessments:
+            ai = len(a_date)
+            a_entity.append(e)
+            a_date.append(a.date)
+            a_label.append(a.timepoint)
+            a_source.append(a.source)
+            for lid, ob in a.observations.items():
+                oa.append(ai)
+                ol.append(index[lid])
+                ost.append(status_code[ob.status])
+                olong.append(NONE if ob.long_um is None else ob.long_um)
+                oshort.append(NONE if ob.short_um is None else ob.short_um)
+                oslice.append(NONE if ob.slice_um is None else ob.slice_um)
+                orow.append(ob.row)
+                o_merged.append(ob.merged_into)
+                o_source.append(ob.source)
+
+    def arr(values: list[int]) -> IntArray:
+        return np.asarray(values, dtype=np.int64)
+
+    return Cohort(
+        [r.subject_id for r in records],
+        [r.reader for r in records],
+        [r.info for r in records],
+        [r.warnings for r in records],
+        arr(a_entity),
+        a_date,
+        a_label,
+        a_source,
+        arr(l_entity),
+        l_id,
+        arr(l_role),
+        np.asarray(l_nodal, dtype=bool),
+        l_organ,
+        l_organ_key,
+        arr(oa),
+        arr(ol),
+        arr(ost),
+        arr(olong),
+        arr(oshort),
+        arr(oslice),
+        o_merged,
+        arr(orow),
+        o_source,
+    )
