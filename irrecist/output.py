@@ -14,13 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from irrecist.cohort import NONE
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
-from irrecist.rules.timepoint import pct_tenths
+from irrecist.rules.timepoint import NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
 from irrecist.scoring import ScoreRun
 
 TIMEPOINT_COLUMNS = [
@@ -56,43 +58,6 @@ category_label = _cat
 empty for ``NONE``). Used by ``irrecist.cdisc``."""
 
 
-def timepoint_rows(s: SubjectScore) -> list[tuple[Any, ...]]:
-    """One subject's rows of timepoints.csv, as tuples in ``TIMEPOINT_COLUMNS`` order (a tuple per row: the
-    table has one row per assessment, so this is the hot loop of writing it)."""
-    cfg = s.config
-    ir = cfg.name == "irrecist"
-    sid, reader, crit = s.subject_id, s.reader, cfg.name
-    base_um = s.baseline.sum_um
-    labels_ = labels(cfg)
-    rows: list[tuple[Any, ...]] = []
-    for t in s.timepoints:
-        burden, nadir = t.burden_um, t.nadir_um
-        if t.is_baseline:
-            rows.append((
-                sid, reader, crit, t.timepoint, t.date.isoformat(), s.study_day(t.date), _mm(t.target_sum_um),
-                _mm(t.new_um) if ir else None, _mm(burden) if ir else None, _mm(t.baseline_um), None, None, None,
-                None, "", "", "", "", t.pd_status, "; ".join(t.reasons),
-            ))  # fmt: skip
-            continue
-        rows.append((
-            sid, reader, crit, t.timepoint, t.date.isoformat(), s.study_day(t.date), _mm(t.target_sum_um),
-            _mm(t.new_um) if ir else None, _mm(burden) if ir else None, _mm(t.baseline_um), _mm(nadir),
-            _pct(burden, base_um), _pct(burden, nadir),
-            None if burden is None or nadir is None else (burden - nadir) / 1000,
-            _cat(t.target.value if t.target else None, ir), _cat(t.nontarget.value if t.nontarget else None, ir),
-            t.new_lesions, "" if t.response is None else labels_[t.response], t.pd_status, "; ".join(t.reasons),
-        ))  # fmt: skip
-    return rows
-
-
-def _pct(value_um: int | None, reference_um: int | None) -> float | None:
-    """``TimepointResult.pct`` as a float: the exact tenths of a percent, divided once (correctly rounded, so
-    equal to ``float(Decimal)`` of the same tenths)."""
-    if value_um is None or not reference_um:
-        return None
-    return pct_tenths(value_um, reference_um) / 10
-
-
 def _num(d: Any) -> float | None:
     return None if d is None else float(d)
 
@@ -118,8 +83,82 @@ def subject_row(s: SubjectScore) -> dict[str, Any]:
 
 
 def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
-    rows = [r for crun in run.runs.values() for s in crun.scores for r in timepoint_rows(s)]
-    return pd.DataFrame.from_records(rows, columns=TIMEPOINT_COLUMNS)
+    """timepoints.csv: one row per assessment of every scored subject, built column-wise from the engine's
+    arrays (``irrecist.rules.timepoint.Timepoints``)."""
+    blocks = [_timepoint_columns(block) for crun in run.runs.values() for block in _blocks(crun.scores)]
+    if not blocks:
+        return pd.DataFrame(columns=TIMEPOINT_COLUMNS)
+    return pd.DataFrame({c: np.concatenate([b[c] for b in blocks]) for c in TIMEPOINT_COLUMNS})
+
+
+def _blocks(scores: list[SubjectScore]) -> list[list[SubjectScore]]:
+    """Runs of consecutive subjects scored in one engine pass (sharing their arrays)."""
+    out: list[list[SubjectScore]] = []
+    for s in scores:
+        if out and out[-1][0].timepoints.source[1] is s.timepoints.source[1]:
+            out[-1].append(s)
+        else:
+            out.append([s])
+    return out
+
+
+def _pct_column(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``pct_tenths(value, reference) / 10`` elementwise (NaN where either is missing or the reference is 0):
+    the same exact integer rounding, divided once."""
+    ok = (value >= 0) & (reference > 0)
+    ref = np.where(ok, reference, 1)
+    num = (value - ref) * 1000
+    q, rem = np.divmod(np.abs(num), ref)
+    q = q + (2 * rem >= ref)
+    return np.where(ok, np.where(num >= 0, q, -q) / 10, np.nan)
+
+
+def _mm_column(um: np.ndarray) -> np.ndarray:
+    return np.where(um >= 0, um / 1000, np.nan)
+
+
+def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, np.ndarray]:
+    c, tps, _, _ = scores[0].timepoints.source
+    cfg = scores[0].config
+    ir = cfg.name == "irrecist"
+    ranges = [s.timepoints.source[2:] for s in scores]
+    idx = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
+    lengths = np.asarray([b - a for a, b in ranges], dtype=np.int64)
+    base = tps.baseline[idx] if len(idx) else np.zeros(0, dtype=np.int64)
+    is_base = idx == np.repeat(np.asarray([a for a, _ in ranges], dtype=np.int64), lengths)
+    follow = ~is_base
+    burden, nadir = tps.burden[idx], np.where(follow, tps.nadir[idx], NONE)
+    dates = np.asarray([c.a_date[a] for a in idx.tolist()], dtype="datetime64[D]")
+    refs = np.repeat(np.asarray([s.reference_date for s in scores], dtype="datetime64[D]"), lengths)
+    delta = (dates - refs).astype(np.int64)
+    labels_ = labels(cfg)
+    target_text = np.asarray([_cat(t.value, ir) for t in TARGET_CATEGORIES] + [""], dtype=object)
+    nontarget_text = np.asarray([_cat(t.value, ir) for t in NONTARGET_CATEGORIES] + [""], dtype=object)
+    response_text = np.asarray([labels_[r] for r in RESPONSES] + [""], dtype=object)
+    no_value = np.full(len(idx), np.nan)
+    idx_l = idx.tolist()
+    return {
+        "subject_id": np.repeat(np.asarray([s.subject_id for s in scores], dtype=object), lengths),
+        "reader": np.repeat(np.asarray([s.reader for s in scores], dtype=object), lengths),
+        "criterion": np.full(len(idx), cfg.name, dtype=object),
+        "timepoint": np.asarray([c.a_label[a] for a in idx_l], dtype=object),
+        "date": dates.astype(str).astype(object),
+        "study_day": np.where(delta >= 0, delta + 1, delta),
+        "target_sum_mm": _mm_column(tps.target_sum[idx]),
+        "new_lesions_mm": _mm_column(tps.new[idx]) if ir else no_value,
+        "tmtb_mm": _mm_column(burden) if ir else no_value,
+        "baseline_mm": base / 1000,
+        "nadir_mm": _mm_column(nadir),
+        "pct_from_baseline": np.where(follow, _pct_column(burden, base), np.nan),
+        "pct_from_nadir": _pct_column(burden, nadir),
+        "change_from_nadir_mm": np.where((burden >= 0) & (nadir >= 0), (burden - nadir) / 1000, np.nan),
+        "target_response": target_text[tps.target[idx]],
+        "nontarget_response": nontarget_text[tps.nontarget[idx]],
+        "new_lesions": np.where(follow, np.asarray([tps.new_lesions[a] for a in idx_l], dtype=object), ""),
+        "response": response_text[tps.response[idx]],
+        "pd_status": np.asarray([tps.pd_status[a] for a in idx_l], dtype=object),
+        "reason": np.asarray(["; ".join(tps.reasons[a]) for a in idx_l], dtype=object),
+    }
 
 
 def subjects_frame(run: ScoreRun) -> pd.DataFrame:

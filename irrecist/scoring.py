@@ -71,7 +71,7 @@ def make_configs(
 def score_subjects(subjects: Subjects, config: CriterionConfig) -> CriterionRun:
     run = CriterionRun(config, failed=dict(subjects.failed))
     records = subjects.records
-    results = score_cohort(from_records(records), config, records)
+    results = score_cohort(from_records(records), config).results
     for rec, result in progress(zip(records, results, strict=True), desc=f"scoring ({config.name})",
                                 unit="subject", total=len(records)):  # fmt: skip
         if isinstance(result, str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -279,7 +280,7 @@ def _mm(um: int | None) -> float | int | None:
     return um // 1000 if um % 1000 == 0 else um / 1000
 
 
-def _check_nadirs(want: Any, tps: list[TimepointResult]) -> None:
+def _check_nadirs(want: Any, tps: Sequence[TimepointResult]) -> None:
     """``nadir_mm_before_tp``: the nadir each assessment is compared with, as a list lined up with the time
     points (baseline ``null``) or as a mapping from time-point label to millimetres."""
     if want is None:

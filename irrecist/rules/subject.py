@@ -12,15 +12,25 @@ from decimal import Decimal
 
 import numpy as np
 
-from irrecist.cohort import NEW, TARGET, Cohort, IntArray, from_records
+from irrecist.cohort import NEW, S_EQUIVOCAL, TARGET, Cohort, IntArray, from_records
 from irrecist.errors import InputError
-from irrecist.model import Status, SubjectRecord
+from irrecist.model import Lesion, Observation, SubjectRecord
 from irrecist.rules.baseline import Baseline, analyse_baseline, fmt_mm
 from irrecist.rules.bor import BorPoint, BorResult, best_overall_response, window
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import CONFIRMED, PENDING, confirm_progression
-from irrecist.rules.responses import Response, label
-from irrecist.rules.timepoint import TimepointResult, is_pd, measures, score_timepoints
+from irrecist.rules.responses import NonTargetCategory, Response, label
+from irrecist.rules.timepoint import (
+    NONTARGET_CATEGORIES,
+    RESPONSES,
+    TimepointResult,
+    Timepoints,
+    TimepointSeries,
+    is_pd,
+    measures,
+    pct_tenths,
+    score_timepoints,
+)
 
 
 @dataclass
@@ -30,7 +40,7 @@ class SubjectScore:
     config: CriterionConfig
     baseline: Baseline
     reference_date: date
-    timepoints: list[TimepointResult]
+    timepoints: TimepointSeries
     bor: BorResult
     pd_date: date | None = None
     pd_confirmed: bool | None = None
@@ -54,7 +64,7 @@ class SubjectScore:
 
 def score_subject(rec: SubjectRecord, config: CriterionConfig) -> SubjectScore:
     """Score one subject as one reader recorded it. Raises ``InputError`` when it cannot be scored."""
-    (result,) = score_cohort(from_records([rec]), config, [rec])
+    (result,) = score_cohort(from_records([rec]), config).results
     if isinstance(result, str):
         raise InputError(result)
     return result
@@ -81,48 +91,70 @@ def baseline_problems(c: Cohort, m: IntArray) -> list[str | None]:
     return out
 
 
-def score_cohort(
-    c: Cohort, config: CriterionConfig, records: list[SubjectRecord] | None = None
-) -> list[SubjectScore | str]:
-    """Score every entity of a cohort: its ``SubjectScore``, or the reason it cannot be scored.
-    ``records`` (entity ``i`` is ``records[i]``) saves rebuilding them from the cohort."""
+@dataclass
+class ScoredCohort:
+    """A cohort scored under one criterion: the engine's arrays (``timepoints``, with ``pd_status`` and the
+    confirmation's reasons written in) and per entity its ``SubjectScore`` or the reason it was not scored."""
+
+    config: CriterionConfig
+    cohort: Cohort
+    timepoints: Timepoints
+    results: list[SubjectScore | str]
+
+
+def score_cohort(c: Cohort, config: CriterionConfig) -> ScoredCohort:
+    """Score every entity of a cohort (decisions.md 2 to 5): the timepoint engine for all at once, then per
+    entity the baseline analysis, irPD confirmation, BOR and dates."""
     tps, _members = score_timepoints(c, config)
     problems = baseline_problems(c, measures(c, config))
-    out: list[SubjectScore | str] = []
+    results: list[SubjectScore | str] = []
     for e in range(c.n_entities):
         problem = problems[e]
-        if problem is not None:
-            out.append(problem)
-            continue
-        rec = records[e] if records is not None else c.record(e)
-        start, end = int(c.a_start[e]), int(c.a_start[e + 1])
-        results = [tps.result(c, a, a == start) for a in range(start, end)]
-        out.append(_score_entity(rec, config, results))
-    return out
+        results.append(problem if problem is not None else _score_entity(c, e, tps, config))
+    return ScoredCohort(config, c, tps, results)
 
 
-def _score_entity(rec: SubjectRecord, config: CriterionConfig, results: list[TimepointResult]) -> SubjectScore:
+def _baseline(c: Cohort, e: int, config: CriterionConfig) -> Baseline:
+    """``analyse_baseline`` of entity ``e``'s first assessment."""
+    a = int(c.a_start[e])
+    lesions: dict[str, Lesion] = {}
+    observations: dict[str, Observation] = {}
+    for o in range(int(c.o_start[a]), int(c.o_start[a + 1])):
+        les = c.lesion(int(c.o_lesion[o]))
+        lesions[les.lesion_id] = les
+        observations[les.lesion_id] = c.observation(o)
+    return analyse_baseline(lesions, observations, config)
+
+
+def _score_entity(c: Cohort, e: int, tps: Timepoints, config: CriterionConfig) -> SubjectScore:
     """Baseline analysis, irPD confirmation, BOR and dates of one entity whose time points are scored."""
-    base_a = rec.assessments[0]
-    baseline = analyse_baseline(rec.lesions, base_a.observations, config)
-    ref = rec.info.treatment_start_date or base_a.date
-    score = SubjectScore(rec.subject_id, rec.reader, config, baseline, ref, results, BorResult(Response.MISSING))
-    score.last_treatment_date = rec.info.last_treatment_date
+    start, end = int(c.a_start[e]), int(c.a_start[e + 1])
+    baseline = _baseline(c, e, config)
+    info = c.info[e]
+    ref = info.treatment_start_date or c.a_date[start]
+    score = SubjectScore(
+        c.subject_id[e], c.reader[e], config, baseline, ref, TimepointSeries(c, tps, start, end),
+        BorResult(Response.MISSING),
+    )  # fmt: skip
+    score.last_treatment_date = info.last_treatment_date
     score.qc_flags.extend(msg for _lid, msg in baseline.qc)
-    score.qc_flags.extend(msg for _lid, _tp, msg in rec.warnings)
-    follow = results[1:]
-    days = [(r.date - ref).days for r in follow]
+    score.qc_flags.extend(msg for _lid, _tp, msg in c.warnings[e])
+    follow = list(range(start + 1, end))
+    dates = [c.a_date[a] for a in follow]
+    days = [(d - ref).days for d in dates]
     skip = [False] * len(follow)
     pd_index: int | None = None
     if config.pd_requires_confirmation:
-        pd_index = _confirm(follow, days, config, skip, score)
+        pd_index = _confirm(c, tps, follow, days, config, skip, score)
     else:
-        pd_index = next((i for i, r in enumerate(follow) if r.response is Response.PD), None)
+        pd_index = next((i for i, a in enumerate(follow) if tps.response[a] == _PD), None)
         if pd_index is not None:
-            pd_index = _backdate_equivocal(rec, follow, pd_index, config)
-    score.pd_date = follow[pd_index].date if pd_index is not None else None
-    points = [BorPoint(r.date, d, r.response or Response.NE, s) for r, d, s in zip(follow, days, skip, strict=True)]
-    inside = window(points, config, score.pd_date, rec.info.new_therapy_date, rec.info.data_cut_date)
+            pd_index = _backdate_equivocal(c, tps, follow, pd_index)
+    score.pd_date = dates[pd_index] if pd_index is not None else None
+    points = [
+        BorPoint(d, day, RESPONSES[tps.response[a]], s) for a, d, day, s in zip(follow, dates, days, skip, strict=True)
+    ]
+    inside = window(points, config, score.pd_date, info.new_therapy_date, info.data_cut_date)
     has_target = bool(baseline.targets)
     bor = best_overall_response([points[i] for i in inside], config, has_target_disease=has_target)
     if not has_target and not baseline.nontargets and bor.bor in (Response.ND, Response.MISSING):
@@ -130,56 +162,69 @@ def _score_entity(rec: SubjectRecord, config: CriterionConfig, results: list[Tim
     if bor.index is not None:
         bor.index = inside[bor.index]
     if bor.first_response_index is not None:
-        score.first_response_date = follow[inside[bor.first_response_index]].date
+        score.first_response_date = dates[inside[bor.first_response_index]]
     if bor.bor is Response.PD and config.pd_requires_confirmation:
         bor.confirmed = bool(score.pd_confirmed)
     score.bor = bor
     score.qc_flags.extend(bor.flags)
-    changes = [
-        r.pct(baseline.sum_um)
-        for i, r in enumerate(follow)
-        if r.evaluable and (score.pd_date is None or r.date <= score.pd_date)
-    ]
-    known = [c for c in changes if c is not None]
-    score.best_pct_change = min(known) if known else None
+    base_um = baseline.sum_um
+    if base_um:
+        changes = [
+            pct_tenths(int(tps.burden[a]), base_um)
+            for a, d in zip(follow, dates, strict=True)
+            if tps.evaluable[a] and (score.pd_date is None or d <= score.pd_date)
+        ]
+        score.best_pct_change = Decimal(min(changes)).scaleb(-1) if changes else None
     if not baseline.targets:
         score.qc_flags.append("no target lesion at baseline: not response-evaluable for ORR")
     return score
 
 
+_PD = RESPONSES.index(Response.PD)
+_NT_PD = NONTARGET_CATEGORIES.index(NonTargetCategory.PD)
+
+
 def _confirm(
-    follow: list[TimepointResult], days: list[int], config: CriterionConfig, skip: list[bool], score: SubjectScore
+    c: Cohort,
+    tps: Timepoints,
+    follow: list[int],
+    days: list[int],
+    config: CriterionConfig,
+    skip: list[bool],
+    score: SubjectScore,
 ) -> int | None:
     """Run irPD confirmation (decisions.md 4) and write ``pd_status`` and reasons."""
 
     def confirms(j: int, k: int) -> bool:
         first, later = follow[j], follow[k]
-        if later.nontarget_pd and config.nontarget_can_define_pd:
+        if tps.nontarget[later] == _NT_PD and config.nontarget_can_define_pd:
             return True
-        nadir = first.nadir_um
-        return later.burden_um is not None and nadir is not None and is_pd(later.burden_um, nadir, config)
+        burden = int(tps.burden[later])
+        return burden >= 0 and is_pd(burden, int(tps.nadir[first]), config)
 
-    episodes = confirm_progression(days, [r.response for r in follow], confirms, config)
+    episodes = confirm_progression(days, [RESPONSES[tps.response[a]] for a in follow], confirms, config)
     for i, st in enumerate(episodes.status):
-        follow[i].pd_status = st
+        a = follow[i]
+        tps.pd_status[a] = st
+        reasons = tps.reasons[a]
         if st == "unconfirmed":
             skip[i] = True
-            follow[i].reasons.append(
+            reasons.append(
                 "not confirmed at the next assessment >= "
                 f"{config.pd_confirm_min_days} days later: pseudoprogression, nadir unchanged"
             )
         elif st == PENDING:
-            follow[i].reasons.append("awaiting confirmation (no later assessment decides it yet)")
+            reasons.append("awaiting confirmation (no later assessment decides it yet)")
         elif st == CONFIRMED and episodes.confirmed_at == i:
             j = episodes.pd_index
-            first = follow[j] if j is not None else None
-            if first is not None:
-                follow[i].reasons.append(
-                    f"confirms the {label(Response.PD, config)} of {first.timepoint} "
-                    f"against its nadir {_mm(first.nadir_um)} mm"
+            if j is not None:
+                first = follow[j]
+                reasons.append(
+                    f"confirms the {label(Response.PD, config)} of {c.a_label[first]} "
+                    f"against its nadir {_mm(int(tps.nadir[first]))} mm"
                 )
         elif st == CONFIRMED:
-            follow[i].reasons.append(
+            reasons.append(
                 "confirmed at a later assessment; PD dated here"
                 if i == episodes.pd_index
                 else "part of the confirmed episode"
@@ -193,29 +238,29 @@ def _mm(um: int | None) -> str:
     return "" if um is None else fmt_mm(um)
 
 
-def _backdate_equivocal(
-    rec: SubjectRecord, follow: list[TimepointResult], pd_index: int, config: CriterionConfig
-) -> int:
+def _backdate_equivocal(c: Cohort, tps: Timepoints, follow: list[int], pd_index: int) -> int:
     """RECIST 1.1 sections 4.3.2 / 4.4.4: an equivocal new lesion later confirmed dates PD back to the
     scan that first showed it (decisions.md 3); that earlier assessment becomes PD with the reason."""
-    pd_a = rec.assessments[1 + pd_index]
+
+    def statuses(a: int) -> dict[int, int]:
+        return {int(c.o_lesion[o]): int(c.o_status[o]) for o in range(int(c.o_start[a]), int(c.o_start[a + 1]))}
+
+    earlier = [statuses(a) for a in follow[:pd_index]]
     earliest = pd_index
     confirmed_ids = []
-    for lid, obs in pd_a.observations.items():
-        if rec.lesions[lid].role.value != "new" or obs.status is Status.EQUIVOCAL:
+    for li, st in statuses(follow[pd_index]).items():
+        if c.l_role[li] != NEW or st == S_EQUIVOCAL:
             continue
         for i in range(pd_index):
-            prev = rec.assessments[1 + i].observations.get(lid)
-            if prev is not None and prev.status is Status.EQUIVOCAL:
-                if i < earliest:
-                    earliest = i
-                confirmed_ids.append(lid)
+            if earlier[i].get(li) == S_EQUIVOCAL:
+                earliest = min(earliest, i)
+                confirmed_ids.append(c.l_id[li])
                 break
     if earliest < pd_index:
         first = follow[earliest]
-        first.response = Response.PD
-        first.reasons.append(
+        tps.response[first] = _PD
+        tps.reasons[first].append(
             f"new lesion(s) {', '.join(confirmed_ids)} first seen here as equivocal and confirmed "
-            f"at {follow[pd_index].timepoint}: PD dated back here (RECIST 1.1 4.3.2)"
+            f"at {c.a_label[follow[pd_index]]}: PD dated back here (RECIST 1.1 4.3.2)"
         )
     return earliest

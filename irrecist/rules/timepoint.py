@@ -15,10 +15,12 @@ subject by subject, and only for subjects with new lesions.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import overload
 
 import numpy as np
 
@@ -206,6 +208,7 @@ class Timepoints:
     evaluable: BoolArray
     reasons: list[list[str]]
     admitted: list[list[str]]
+    pd_status: list[str]  # written by the confirmation pass (``subject._confirm``)
 
     def result(self, c: Cohort, a: int, is_baseline: bool) -> TimepointResult:
         """Assessment ``a`` as a ``TimepointResult``."""
@@ -224,9 +227,51 @@ class Timepoints:
             c.a_label[a], c.a_date[a], False, um(self.target_sum[a]), um(self.new[a]), um(self.burden[a]),
             int(self.baseline[a]), int(self.nadir[a]), "baseline" if nadir_at == c.a_start[c.a_entity[a]] else
             c.a_label[nadir_at], TARGET_CATEGORIES[self.target[a]], nt, self.new_lesions[a],
-            RESPONSES[self.response[a]], "", bool(self.evaluable[a]), nt is NonTargetCategory.PD, self.reasons[a],
+            RESPONSES[self.response[a]], self.pd_status[a], bool(self.evaluable[a]), nt is NonTargetCategory.PD,
+            self.reasons[a],
             self.admitted[a],
         )  # fmt: skip
+
+
+class TimepointSeries(Sequence[TimepointResult]):
+    """One entity's assessments as ``TimepointResult`` objects, made on first use (the tables are written from
+    the arrays; objects are for the API, CDISC and verification)."""
+
+    def __init__(self, c: Cohort, tps: Timepoints, start: int, end: int) -> None:
+        self._c, self._tps, self._start, self._end = c, tps, start, end
+        self._items: list[TimepointResult] | None = None
+
+    @property
+    def source(self) -> tuple[Cohort, Timepoints, int, int]:
+        """The cohort, the engine's arrays and this entity's assessment range ``[start, end)`` in them."""
+        return self._c, self._tps, self._start, self._end
+
+    def _all(self) -> list[TimepointResult]:
+        if self._items is None:
+            c, tps, start = self._c, self._tps, self._start
+            self._items = [tps.result(c, a, a == start) for a in range(start, self._end)]
+        return self._items
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    @overload
+    def __getitem__(self, i: int) -> TimepointResult: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[TimepointResult]: ...
+    def __getitem__(self, i: int | slice) -> TimepointResult | list[TimepointResult]:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[TimepointResult]:
+        return iter(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass
@@ -399,6 +444,7 @@ def score_timepoints(c: Cohort, config: CriterionConfig) -> tuple[Timepoints, Ba
         evaluable=np.zeros(n_a, dtype=bool),
         reasons=[[] for _ in range(n_a)],
         admitted=[new.admitted.get(a, []) for a in range(n_a)],
+        pd_status=[""] * n_a,
     )
     base_a = c.a_start[:-1][np.diff(c.a_start) > 0]
     out.target_sum[base_a] = mem.sum_um[a_e[base_a]]
@@ -566,4 +612,4 @@ def _nontargets(c: Cohort, mem: BaselineMembers, a: int, which: str) -> list[str
     return [c.l_id[li] for li in nts if status.get(li, S_NOT_EVALUATED) == S_NOT_EVALUATED]
 
 
-__all__ = ["TimepointResult", "Timepoints", "is_pd", "label", "pct_tenths", "score_timepoints"]
+__all__ = ["TimepointResult", "TimepointSeries", "Timepoints", "is_pd", "label", "pct_tenths", "score_timepoints"]
