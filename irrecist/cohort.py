@@ -8,8 +8,10 @@ observations grouped by assessment. Lengths are whole micrometres as in ``irreci
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -126,6 +128,36 @@ class Cohort:
         return SubjectRecord(
             self.subject_id[e], self.reader[e], lesions, assessments, self.info[e], list(self.warnings[e])
         )
+
+
+class CohortRecords(Sequence[SubjectRecord]):
+    """Some entities of a cohort as ``SubjectRecord`` objects, each made on first use (scoring needs none;
+    the CDISC tables and ``--strict`` do)."""
+
+    def __init__(self, cohort: Cohort, entities: list[int]) -> None:
+        self._cohort, self._entities = cohort, entities
+        self._made: dict[int, SubjectRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def _get(self, i: int) -> SubjectRecord:
+        rec = self._made.get(i)
+        if rec is None:
+            rec = self._made[i] = self._cohort.record(self._entities[i])
+        return rec
+
+    @overload
+    def __getitem__(self, i: int) -> SubjectRecord: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[SubjectRecord]: ...
+    def __getitem__(self, i: int | slice) -> SubjectRecord | list[SubjectRecord]:
+        if isinstance(i, slice):
+            return [self._get(j) for j in range(len(self))[i]]
+        return self._get(range(len(self))[i])
+
+    def __iter__(self) -> Iterator[SubjectRecord]:
+        return (self._get(i) for i in range(len(self)))
 
 
 def from_records(records: list[SubjectRecord]) -> Cohort:

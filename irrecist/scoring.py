@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 
-from irrecist.cohort import from_records
+from irrecist.cohort import Cohort, CohortRecords
+from irrecist.cohort_table import build_cohort
 from irrecist.errors import InputError, Level, Problem
 from irrecist.inputs import Collected, collect_tables, require_tables
-from irrecist.lesion_table import Subjects, build_subjects
 from irrecist.model import SubjectInfo, SubjectRecord
 from irrecist.progress import progress
 from irrecist.pseudonym import Pseudonymizer, pseudonymize_collected
@@ -33,7 +33,7 @@ class CriterionRun:
     config: CriterionConfig
     scores: list[SubjectScore] = field(default_factory=list)
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
-    records: list[SubjectRecord] = field(default_factory=list)
+    records: Sequence[SubjectRecord] = field(default_factory=list)
     """The subjects as read (lesions, observations), in the order of ``scores`` for those scored."""
 
 
@@ -68,17 +68,20 @@ def make_configs(
     return out
 
 
-def score_subjects(subjects: Subjects, config: CriterionConfig) -> CriterionRun:
-    run = CriterionRun(config, failed=dict(subjects.failed))
-    records = subjects.records
-    results = score_cohort(from_records(records), config).results
-    for rec, result in progress(zip(records, results, strict=True), desc=f"scoring ({config.name})",
-                                unit="subject", total=len(records)):  # fmt: skip
+def score_cohort_run(cohort: Cohort, failed: Mapping[tuple[str, str], str], config: CriterionConfig) -> CriterionRun:
+    """Score a cohort under one criterion; ``failed`` are the subjects the table check already refused."""
+    run = CriterionRun(config, failed=dict(failed))
+    results = score_cohort(
+        cohort, config, each=lambda entities: progress(entities, desc=f"scoring ({config.name})", unit="subject")
+    ).results
+    kept: list[int] = []
+    for e, result in enumerate(results):
         if isinstance(result, str):
-            run.failed[(rec.subject_id, rec.reader)] = result
+            run.failed[(cohort.subject_id[e], cohort.reader[e])] = result
         else:
             run.scores.append(result)
-            run.records.append(rec)
+            kept.append(e)
+    run.records = CohortRecords(cohort, kept)
     return run
 
 
@@ -125,17 +128,18 @@ def _score_frames(
             parts.append(part)
         df = pd.concat(parts, ignore_index=True, sort=False).fillna("")
         source, offset = ", ".join(s for _, s, _ in frames), 2
-    built: dict[bool, Subjects] = {}
+    built: dict[bool, tuple[Cohort, list[Problem], dict[tuple[str, str], str]]] = {}
     for cfg in configs:
         key = cfg.paired_organs_as_one
         if key not in built:
-            built[key] = build_subjects(df, source, cfg, row_offset=offset, info=dict(info or {}))
+            built[key] = build_cohort(df, source, cfg, row_offset=offset, info=dict(info or {}))
             if not run.problems:
-                run.problems.extend(built[key].problems)
-        run.runs[cfg.name] = score_subjects(built[key], cfg)
+                run.problems.extend(built[key][1])
+        cohort, _problems, refused = built[key]
+        run.runs[cfg.name] = score_cohort_run(cohort, refused, cfg)
     for name, crun in run.runs.items():
         for (sid, reader), msg in crun.failed.items():
-            if (sid, reader) in built[crun.config.paired_organs_as_one].failed:
+            if (sid, reader) in built[crun.config.paired_organs_as_one][2]:
                 continue  # already reported, located, by the table check
             run.problems.append(
                 Problem(

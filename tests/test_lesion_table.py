@@ -173,13 +173,14 @@ def test_row_without_subject_is_reported_not_dropped_silently() -> None:
 
 
 def test_target_without_baseline_measure_is_a_subject_error() -> None:
-    from irrecist.scoring import score_subjects
+    from irrecist.cohort import from_records
+    from irrecist.scoring import score_cohort_run
 
     rows = [row(role="target", organ="liver", status="too_small"), row(tp="w8", d="2024-02-26", long_axis_mm="4")]
-    run = score_subjects(build(rows), IR)
+    run = score_cohort_run(from_records(build(rows).records), {}, IR)
     assert not run.failed and responses(run.scores[0]) == ["", "irSD"]
     rows = [row(role="target", organ="liver", status="not_evaluated")]
-    run = score_subjects(build(rows), IR)
+    run = score_cohort_run(from_records(build(rows).records), {}, IR)
     assert "target T1 has no long_axis_mm at baseline" in run.failed[("001", "")]
 
 

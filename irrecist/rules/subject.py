@@ -6,6 +6,7 @@ decisions.md sections 2 to 5. Pure: takes a ``SubjectRecord`` and a ``CriterionC
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -23,7 +24,6 @@ from irrecist.rules.responses import NonTargetCategory, Response, label
 from irrecist.rules.timepoint import (
     NONTARGET_CATEGORIES,
     RESPONSES,
-    TimepointResult,
     Timepoints,
     TimepointSeries,
     is_pd,
@@ -102,13 +102,16 @@ class ScoredCohort:
     results: list[SubjectScore | str]
 
 
-def score_cohort(c: Cohort, config: CriterionConfig) -> ScoredCohort:
+def score_cohort(
+    c: Cohort, config: CriterionConfig, each: Callable[[range], Iterable[int]] = iter
+) -> ScoredCohort:
     """Score every entity of a cohort (decisions.md 2 to 5): the timepoint engine for all at once, then per
-    entity the baseline analysis, irPD confirmation, BOR and dates."""
+    entity the baseline analysis, irPD confirmation, BOR and dates. ``each`` wraps the loop over entities
+    (the command line passes a progress bar)."""
     tps, _members = score_timepoints(c, config)
     problems = baseline_problems(c, measures(c, config))
     results: list[SubjectScore | str] = []
-    for e in range(c.n_entities):
+    for e in each(range(c.n_entities)):
         problem = problems[e]
         results.append(problem if problem is not None else _score_entity(c, e, tps, config))
     return ScoredCohort(config, c, tps, results)
