@@ -251,6 +251,7 @@ class _RowContext:
         dates, statuses = self.dates, self.status
         long_l, short_l, slice_l = self.um["long_axis_mm"], self.um["short_axis_mm"], self.um["slice_thickness_mm"]
         subject_ids = {ids[i] for i in rows}
+        whole: set[tuple[date, str]] = set()  # (assessment, lesion) recorded as a whole lesion
         a: Assessment | None = None
         for i in rows:
             d = dates[i]
@@ -284,11 +285,16 @@ class _RowContext:
             if not self._valid(obs, les, err):
                 continue
             if parent is not None:
-                self._add_fragment(a, parent, obs, i, err)
+                if (d, parent) in whole:
+                    err(i, f"lesion {parent} recorded both whole and as fragments ({lid}) at {a.timepoint}; "
+                           "record either the whole lesion or its fragments")  # fmt: skip
+                else:
+                    self._add_fragment(a, parent, obs, i, err)
             elif key_id in a.observations:
                 err(i, f"lesion {lid} recorded both whole and as fragments at {a.timepoint}")
             else:
                 a.observations[key_id] = obs
+                whole.add((d, key_id))
         if fatal:
             raise InputError(fatal[0])
         ordered = [assessments[d] for d in sorted(assessments)]
@@ -362,11 +368,16 @@ class _RowContext:
 
     @staticmethod
     def _add_fragment(a: Assessment, parent: str, obs: Observation, i: int, err: Report) -> None:
-        """RECIST 1.1 section 4.3.2 (decisions.md 3): a split lesion's fragments add into the parent."""
+        """RECIST 1.1 section 4.3.2 (decisions.md 3): a split lesion's fragments add into the parent, which is
+        located at its first fragment's row. A fragment cannot be merged into another lesion."""
+        if obs.status is Status.MERGED:
+            err(i, f"fragment {obs.lesion_id} has status merged_into:{obs.merged_into}; a fragment cannot be merged "
+                   f"into another lesion (record the merge on {parent} itself)")  # fmt: skip
+            return
         cur = a.observations.get(parent)
         if cur is None:
             a.observations[parent] = Observation(
-                parent, obs.status, obs.long_um, obs.short_um, obs.slice_um, None, obs.source
+                parent, obs.status, obs.long_um, obs.short_um, obs.slice_um, None, obs.source, i
             )
             return
 

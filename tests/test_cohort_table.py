@@ -147,10 +147,9 @@ def test_series_helper_tables() -> None:
     assert_same(frame(rows), config=R)
 
 
-def test_row_builder_quirks_are_kept() -> None:
-    """What ``build_subjects`` does with fragments, kept as it is: a lesion recorded whole and as a fragment at
-    one visit is summed; a parent made from fragments has row -1, so a jump on it is located at row -1 (the
-    last row of merged tables); a merged fragment drops its target."""
+def test_fragment_subjects() -> None:
+    """Fragments at one visit with the whole lesion, fragment-built parents with a jump, a merged fragment and
+    an assessment without lesions: the rare path gives the same cohort, problems and failures."""
     row = test_lesion_table.row
     w8 = {"tp": "w8", "d": "2024-02-26"}
     rows = [row(role="target", organ="liver", long_axis_mm="40"), row(**w8, long_axis_mm="30"),
@@ -161,7 +160,7 @@ def test_row_builder_quirks_are_kept() -> None:
             row(sid="003", **w8, lid="T1.1", status="merged_into:T7"),
             row(sid="004", tp="last", lid="")]  # fmt: skip
     got = assert_same(frame(rows))
-    assert got.o_long[1] == 40000 and -1 in got.o_row and got.warnings[1]
+    assert got.subject_id == ["002", "004"] and got.warnings[0] and -1 not in got.o_row
     assert_same(frame(rows).assign(__src="x.csv", __row=range(len(rows))))
 
 

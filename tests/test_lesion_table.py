@@ -54,6 +54,37 @@ def test_fragments_are_summed_into_their_parent() -> None:
     assert set(rec.lesions) == {"T1"}
 
 
+def test_lesion_recorded_whole_and_as_fragments_at_one_visit_is_an_error() -> None:
+    """spec/lesion-table.md, bad input: 30 mm whole plus a 10 mm fragment must not silently become 40 mm."""
+    w8 = {"tp": "w8", "d": "2024-02-26"}
+    rows = [row(role="target", organ="liver", long_axis_mm="40"), row(**w8, long_axis_mm="30"),
+            row(**w8, lid="T1.1", long_axis_mm="10")]  # fmt: skip
+    out = build(rows)
+    assert not out.records and out.failed
+    (p,) = [p for p in out.problems if p.level is Level.ERROR]
+    assert "T1 recorded both whole and as fragments (T1.1) at w8" in p.message and p.source == "lesions.csv row 4"
+
+
+def test_parent_made_of_fragments_is_located_at_its_first_fragment() -> None:
+    """A jump warning on a fragment-built parent names the first fragment's row (not the header row)."""
+    w8 = {"tp": "w8", "d": "2024-02-26"}
+    rows = [row(role="target", organ="liver", long_axis_mm="40"), row(**w8, lid="T1.1", long_axis_mm="2"),
+            row(**w8, lid="T1.2", long_axis_mm="2")]  # fmt: skip
+    out = build(rows)
+    assert out.records[0].assessments[1].observations["T1"].row == 1
+    (warn,) = [p for p in out.problems if p.level is Level.WARNING]
+    assert "cm/mm mix-up" in warn.message and warn.source == "lesions.csv row 3" and warn.timepoint == "w8"
+
+
+def test_fragment_cannot_be_merged_into_another_lesion() -> None:
+    rows = [row(role="target", organ="liver", long_axis_mm="40"),
+            row(tp="w8", d="2024-02-26", lid="T1.1", status="merged_into:T7")]  # fmt: skip
+    out = build(rows)
+    assert out.failed
+    assert any("fragment T1.1 has status merged_into:T7; a fragment cannot be merged" in p.message
+               and p.source == "lesions.csv row 3" for p in out.problems)  # fmt: skip
+
+
 def test_merged_lesion_contributes_zero() -> None:
     rows = [
         row(role="target", organ="liver", long_axis_mm="20"),
