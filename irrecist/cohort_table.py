@@ -521,11 +521,8 @@ def _row_context(
     col: dict[str, _Text], chk: _Checked, config: CriterionConfig, locs: _Locations, rows: IntArray
 ) -> _RowContext:
     """The row-by-row builder's context over ``rows`` only (the rows of the subjects it builds), renumbered
-    ``0 .. len(rows) - 1``; ``_relocate`` gives the built observations their table rows back. A last row
-    stands for row ``-1``, which the builder reads for an observation made from fragments (row -1): there it
-    finds what ``build_subjects`` finds (the table's last row, and its location)."""
-    n = len(chk.any_error)
-    at = np.append(rows, n - 1) if n else rows
+    ``0 .. len(rows) - 1``; ``_relocate`` gives the built observations their table rows back."""
+    at = rows
 
     def text(name: str) -> list[str]:
         c = col[name]
@@ -535,8 +532,6 @@ def _row_context(
     d, st, nod = col["date"], col["status"], col["nodal"]
     errors = {k: chk.errors[i] for k, i in enumerate(rows.tolist()) if i in chk.errors}
     where = locs.of(rows)
-    if n:
-        where += locs.of(at[-1:]) if locs.merged else [f"{locs.source} row {locs.row_offset - 1}"]
     return _RowContext(
         locs.source,
         locs.row_offset,
@@ -555,8 +550,7 @@ def _relocate(rec: SubjectRecord, rows: list[int]) -> None:
     """Observations built over renumbered rows (``_row_context``) get their table rows back."""
     for a in rec.assessments:
         for obs in a.observations.values():
-            if obs.row >= 0:
-                obs.row = rows[obs.row]
+            obs.row = rows[obs.row]
 
 
 def _clean_cohort(
