@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from irrecist.lesion_table import build_subjects
+from irrecist.model import Status
 from irrecist.rules.config import profile
 from irrecist.rules.responses import Response
 from irrecist.rules.subject import score_subject
@@ -121,3 +124,122 @@ def test_exact_boundaries_from_the_issue() -> None:
     assert responses(score_rows(series({"T1": [25.0, 30.0]}), R))[1] == "PD"
     assert responses(score_rows(series({"T1": [33.3, 23.31]}), R))[1] == "PR"
     assert responses(score_rows(series({"T1": [33.3, 23.32]}), R))[1] == "SD"
+
+
+_EDGES = [0, 4499, 4500, 4999, 5000, 9949, 9950, 9999, 10000, 10001, 11249, 11250, 11252, 11253, 12000, 12499,
+          12500, 13500, 14999, 15000, 15001, 16665, 16668, 16669, 19998, 19999, 20000]
+"""Lengths (um) on and beside every threshold the options below produce (10 mm, 9.95, 12.5, 15 mm nodes,
+factor x slice: 2 x 6 mm, 2.25 x 5 / 5.001 / 6 mm, 3.333 x 5 / 5.001 / 6 mm, 1.5 x 10 mm, 2 x 10 mm), so
+boundaries, and the truncation of a non-integral factor x slice, are hit often."""
+_LEN = st.one_of(st.just(None), st.integers(0, 80_000), st.sampled_from(_EDGES))
+_SLICE = st.one_of(st.just(None), st.integers(0, 12_000), st.sampled_from([4900, 5000, 5001, 6000, 7500, 10000]))
+
+
+@given(
+    rows=st.lists(
+        st.tuples(st.booleans(), _LEN, _LEN, _SLICE,
+                  st.sampled_from(list(Status))),
+        min_size=1, max_size=40,
+    ),
+    factor=st.sampled_from(["2", "1.5", "2.25", "0", "3.333"]),
+    limit=st.sampled_from(["5", "4.9", "0"]),
+    minimum=st.sampled_from(["10", "9.95", "12.5"]),
+    too_small=st.sampled_from(["5", "4.5"]),
+)
+@SETTINGS
+def test_array_rules_equal_the_scalar_rules(
+    rows: list[tuple[bool, int | None, int | None, int | None, Status]], factor: str, limit: str, minimum: str,
+    too_small: str,
+) -> None:
+    """The engine's array forms of two rules give what the scalar rules give, value by value:
+    ``measures`` = ``lesion_measure_um`` and ``target_measurable_mask`` = ``measurability_problem is None``
+    (RECIST 1.1 3.1.1 and 4.3.2, decisions.md 1-3), under unusual option values too."""
+    _compare_array_rules(rows, factor, limit, minimum, too_small)
+
+
+@pytest.mark.parametrize(
+    ("row", "factor", "limit"),
+    [
+        ((True, None, 15000, None, Status.PRESENT), "2", "5"),  # node SA exactly 15 mm: measurable
+        ((True, None, 14999, None, Status.PRESENT), "2", "5"),
+        ((False, 11250, None, 5000, Status.PRESENT), "2.25", "4.9"),  # 2.25 x 5 mm, slices over the limit
+        ((False, 11249, None, 5000, Status.PRESENT), "2.25", "5"),  # 5 mm slices are not over a 5 mm limit
+        ((False, 11249, None, 5000, Status.PRESENT), "2.25", "4.9"),
+        ((False, 16668, None, 5001, Status.PRESENT), "3.333", "5"),  # 3.333 x 5.001 = 16.668333: truncated
+        ((False, 16669, None, 5001, Status.PRESENT), "3.333", "5"),
+        ((False, 10000, None, None, Status.PRESENT), "2", "5"),
+        ((False, None, None, None, Status.TOO_SMALL), "2", "5"),
+    ],
+)
+def test_array_rules_at_their_boundaries(
+    row: tuple[bool, int | None, int | None, int | None, Status], factor: str, limit: str
+) -> None:
+    _compare_array_rules([row], factor, limit, "10", "5")
+
+
+def _compare_array_rules(
+    rows: list[tuple[bool, int | None, int | None, int | None, Status]], factor: str, limit: str, minimum: str,
+    too_small: str,
+) -> None:
+    import numpy as np
+
+    from irrecist.cohort import from_records
+    from irrecist.model import Assessment, Lesion, Observation, Role, SubjectRecord
+    from irrecist.rules.baseline import lesion_measure_um, measurability_problem, target_measurable_mask
+    from irrecist.rules.timepoint import measures
+
+    cfg = IR.replace(slice_thickness_factor=factor, slice_thickness_limit_mm=limit, min_measurable_mm=minimum,
+                     too_small_mm=too_small)  # fmt: skip
+    lesions = {f"L{i}": Lesion(f"L{i}", Role.TARGET, "liver", "liver", nodal) for i, (nodal, *_r) in enumerate(rows)}
+    obs = {
+        f"L{i}": Observation(f"L{i}", status, long_um, short_um, slice_um, "X" if status is Status.MERGED else None)
+        for i, (_n, long_um, short_um, slice_um, status) in enumerate(rows)
+    }
+    rec = SubjectRecord("S", "", lesions, [Assessment("baseline", date(2024, 1, 1), obs)])
+    c = from_records([rec])
+    want_m = [lesion_measure_um(lesions[k], obs[k], cfg) for k in obs]
+    assert [None if v < 0 else v for v in measures(c, cfg).tolist()] == want_m
+    got = target_measurable_mask(c.l_nodal[c.o_lesion], c.o_long, c.o_short, c.o_slice, cfg)
+    assert got.tolist() == [measurability_problem(lesions[k], obs[k], cfg) is None for k in obs]
+    assert isinstance(got, np.ndarray)
+
+
+def test_baseline_analysis_on_arrays_equals_the_reference() -> None:
+    """``analyse_baselines`` (arrays for plain baselines) gives ``analyse_baseline``'s Baseline for every entity:
+    plain ones, a non-measurable target, too many targets, a crowded organ, lesions over the 6 cm limit (a node's
+    long axis only with ``eligibility_includes_nodes``), nothing measured, no target (decisions.md 2, 2.1)."""
+    from irrecist.cohort import from_records
+    from irrecist.model import Assessment, Lesion, Observation, Role, SubjectRecord
+    from irrecist.rules.baseline import analyse_baseline, analyse_baselines
+    from irrecist.rules.timepoint import measures, score_timepoints
+
+    def lesion(lid: str, role: Role, organ: str = "liver", nodal: bool = False) -> Lesion:
+        return Lesion(lid, role, organ, organ, nodal)
+
+    T, NT = Role.TARGET, Role.NONTARGET
+    subjects: list[list[tuple[Lesion, Observation]]] = [
+        [(lesion("T1", T), Observation("T1", Status.PRESENT, 30000)),
+         (lesion("NT1", NT, "bone"), Observation("NT1", Status.PRESENT))],
+        [(lesion("T1", T), Observation("T1", Status.PRESENT, 8000))],
+        [(lesion(f"T{i}", T, f"o{i}"), Observation(f"T{i}", Status.PRESENT, 20000)) for i in range(6)],
+        [(lesion(f"T{i}", T), Observation(f"T{i}", Status.PRESENT, 20000)) for i in range(3)],
+        [(lesion("T1", T), Observation("T1", Status.PRESENT, 60100)),
+         (lesion("NT1", NT, "lung"), Observation("NT1", Status.PRESENT, 70000)),
+         (lesion("N1", T, "lymph node", True), Observation("N1", Status.PRESENT, 65000, 20000))],
+        [(lesion("NT1", NT), Observation("NT1", Status.PRESENT))],
+        [(lesion("N1", NT, "lymph node", True), Observation("N1", Status.PRESENT, None, 12000))],
+        [(lesion("T1", T), Observation("T1", Status.PRESENT, 60000, None, 7000))],
+    ]
+    records = [
+        SubjectRecord(f"S{i}", "", {les.lesion_id: les for les, _ in pairs},
+                      [Assessment("baseline", date(2024, 1, 1), {o.lesion_id: o for _, o in pairs})])
+        for i, pairs in enumerate(subjects)
+    ]  # fmt: skip
+    c = from_records(records)
+    for cfg in (IR, R, IR.replace(eligibility_includes_nodes=True, max_targets_per_organ=3)):
+        tps, members = score_timepoints(c, cfg)
+        assert measures(c, cfg).shape == c.o_lesion.shape
+        got = analyse_baselines(c, members.sum_um, cfg)
+        for rec, b in zip(records, got, strict=True):
+            assert b == analyse_baseline(rec.lesions, rec.assessments[0].observations, cfg), rec.subject_id
+    assert got[4].ineligible_lesions == ["T1", "N1", "NT1"] and got[5].eligible is None  # targets first

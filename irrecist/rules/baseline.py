@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from fractions import Fraction
 
+import numpy as np
+
+from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, IntArray
 from irrecist.model import Lesion, Observation, Status
 from irrecist.rules.config import CriterionConfig, mm_to_um
 
@@ -134,6 +138,85 @@ def analyse_baseline(
             )
     eligible, offending = six_cm_check(targets + nontargets, observations, config)
     return Baseline(targets, nontargets, total, measurable, eligible, offending, qc)
+
+
+def target_measurable_mask(
+    nodal: BoolArray, long_um: IntArray, short_um: IntArray, slice_um: IntArray, config: CriterionConfig
+) -> BoolArray:
+    """``measurability_problem(...) is None`` for arrays of baseline measures (-1 = not recorded): RECIST 1.1
+    section 3.1.1, decisions.md 2. A node needs SA >= ``node_target_min_sa_mm``; another lesion LD >=
+    ``min_measurable_mm`` and, with slices thicker than ``slice_thickness_limit_mm``, >= the factor x thickness
+    (truncated to whole micrometres, as the scalar rule does). Tested equal to the scalar rule."""
+    factor = Fraction(config.slice_thickness_factor)
+    by_slice = (slice_um * factor.numerator) // factor.denominator
+    need = np.where(
+        (slice_um >= 0) & (slice_um > mm_to_um(config.slice_thickness_limit_mm)),
+        np.maximum(by_slice, mm_to_um(config.min_measurable_mm)),
+        mm_to_um(config.min_measurable_mm),
+    )
+    node_ok = (short_um >= 0) & (short_um >= mm_to_um(config.node_target_min_sa_mm))
+    other_ok = (long_um >= 0) & (long_um >= need)
+    return np.where(nodal, node_ok, other_ok)
+
+
+def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> list[Baseline]:
+    """``analyse_baseline`` of every entity's first assessment (entities without one get an empty baseline).
+    Entities whose targets are all measurable and within the limits are analysed on arrays; the others (they
+    need QC messages) go through ``analyse_baseline`` itself. ``sum_um``: the baseline sums per entity."""
+    x = c.lists
+    n_e = c.n_entities
+    first = c.a_start[:-1][c.a_entity[c.o_assessment]] == c.o_assessment
+    base_o = np.flatnonzero(first)
+    ent = c.a_entity[c.o_assessment[base_o]]
+    les = c.o_lesion[base_o]
+    role = c.l_role[les]
+    nodal = c.l_nodal[les]
+    is_t, is_nt = role == TARGET, role == NONTARGET
+    ok = target_measurable_mask(nodal, c.o_long[base_o], c.o_short[base_o], c.o_slice[base_o], config)
+    n_t = np.bincount(ent[is_t], minlength=n_e)
+    bad_t = np.bincount(ent[is_t & ~ok], minlength=n_e)
+    organ_codes = np.unique(np.asarray(c.l_organ_key, dtype=object)[les[is_t]], return_inverse=True)[1] if len(
+        base_o) else np.zeros(0, dtype=np.int64)  # fmt: skip
+    pairs = ent[is_t].astype(np.int64) * (int(organ_codes.max(initial=0)) + 1) + organ_codes
+    per_organ = np.bincount(pairs, minlength=1) if len(pairs) else np.zeros(0, dtype=np.int64)
+    crowded = np.zeros(n_e, dtype=bool)
+    crowded[ent[is_t][per_organ[pairs] > config.max_targets_per_organ]] = True
+    plain = (bad_t == 0) & (n_t <= config.max_targets) & ~crowded
+    # decisions.md 2.1: the 6 cm limit on every measured non-nodal baseline lesion (nodes by option)
+    long_b, short_b = c.o_long[base_o], c.o_short[base_o]
+    counted = (is_t | is_nt) & (~nodal | config.eligibility_includes_nodes)
+    measured_o = (is_t | is_nt) & ((nodal & ((short_b >= 0) | (long_b >= 0))) | (counted & (long_b >= 0)))
+    offending_o = counted & (long_b >= 0) & (long_b > mm_to_um(config.max_baseline_ld_mm))
+    measured = np.bincount(ent[measured_o], minlength=n_e) > 0
+    offending: dict[int, list[tuple[int, int]]] = {}
+    rows = zip(base_o[offending_o].tolist(), ent[offending_o].tolist(), role[offending_o].tolist(), strict=True)
+    for o, e, r in rows:
+        offending.setdefault(e, []).append((0 if r == TARGET else 1, o))
+    members: list[list[int]] = [[] for _ in range(n_e)]
+    for o, e in zip(base_o[is_t | is_nt].tolist(), ent[is_t | is_nt].tolist(), strict=True):
+        members[e].append(o)
+    out: list[Baseline] = []
+    sums = sum_um.tolist()
+    for e in range(n_e):
+        if not plain[e]:
+            a = x.a_start[e]
+            if a == x.a_start[e + 1]:
+                out.append(Baseline([], [], 0, False, None, []))
+                continue
+            obs = range(x.o_start[a], x.o_start[a + 1])
+            lesions = {c.l_id[x.o_lesion[o]]: c.lesion(x.o_lesion[o]) for o in obs}
+            observations = {c.l_id[x.o_lesion[o]]: c.observation(o) for o in obs}
+            out.append(analyse_baseline(lesions, observations, config))
+            continue
+        targets: list[Lesion] = []
+        nontargets: list[Lesion] = []
+        for o in members[e]:
+            li = x.o_lesion[o]
+            (targets if x.l_role[li] == TARGET else nontargets).append(c.lesion(li))
+        bad = [c.l_id[x.o_lesion[o]] for _k, o in sorted(offending.get(e, []))]
+        eligible = (not bad) if measured[e] else None
+        out.append(Baseline(targets, nontargets, sums[e], bool(targets), eligible, bad if measured[e] else []))
+    return out
 
 
 def six_cm_check(

@@ -15,8 +15,8 @@ import numpy as np
 
 from irrecist.cohort import NEW, S_EQUIVOCAL, TARGET, Cohort, IntArray, from_records
 from irrecist.errors import InputError
-from irrecist.model import Lesion, Observation, SubjectRecord
-from irrecist.rules.baseline import Baseline, analyse_baseline, fmt_mm
+from irrecist.model import SubjectRecord
+from irrecist.rules.baseline import Baseline, analyse_baselines, fmt_mm
 from irrecist.rules.bor import BorPoint, BorResult, best_overall_response, window
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import CONFIRMED, PENDING, confirm_progression
@@ -108,31 +108,37 @@ def score_cohort(
     """Score every entity of a cohort (decisions.md 2 to 5): the timepoint engine for all at once, then per
     entity the baseline analysis, irPD confirmation, BOR and dates. ``each`` wraps the loop over entities
     (the command line passes a progress bar)."""
-    tps, _members = score_timepoints(c, config)
+    tps, members = score_timepoints(c, config)
     problems = baseline_problems(c, measures(c, config))
+    v = _Values(tps)
+    baselines = analyse_baselines(c, members.sum_um, config)
     results: list[SubjectScore | str] = []
     for e in each(range(c.n_entities)):
         problem = problems[e]
-        results.append(problem if problem is not None else _score_entity(c, e, tps, config))
+        results.append(problem if problem is not None else _score_entity(c, e, baselines[e], tps, v, config))
+    tps.response[:] = v.response  # RECIST back-dating may have made an earlier assessment PD
     return ScoredCohort(config, c, tps, results)
 
 
-def _baseline(c: Cohort, e: int, config: CriterionConfig) -> Baseline:
-    """``analyse_baseline`` of entity ``e``'s first assessment."""
-    a = int(c.a_start[e])
-    lesions: dict[str, Lesion] = {}
-    observations: dict[str, Observation] = {}
-    for o in range(int(c.o_start[a]), int(c.o_start[a + 1])):
-        les = c.lesion(int(c.o_lesion[o]))
-        lesions[les.lesion_id] = les
-        observations[les.lesion_id] = c.observation(o)
-    return analyse_baseline(lesions, observations, config)
+class _Values:
+    """The engine's per-assessment arrays as lists, for the per-subject loop (list indexing is several times
+    faster than numpy scalar indexing); ``response`` is written back to the arrays after the loop."""
+
+    def __init__(self, tps: Timepoints) -> None:
+        self.response: list[int] = tps.response.tolist()
+        self.burden: list[int] = tps.burden.tolist()
+        self.nadir: list[int] = tps.nadir.tolist()
+        self.nontarget: list[int] = tps.nontarget.tolist()
+        self.evaluable: list[bool] = tps.evaluable.tolist()
+        self.pd_status = tps.pd_status
+        self.reasons = tps.reasons
 
 
-def _score_entity(c: Cohort, e: int, tps: Timepoints, config: CriterionConfig) -> SubjectScore:
-    """Baseline analysis, irPD confirmation, BOR and dates of one entity whose time points are scored."""
-    start, end = int(c.a_start[e]), int(c.a_start[e + 1])
-    baseline = _baseline(c, e, config)
+def _score_entity(
+    c: Cohort, e: int, baseline: Baseline, tps: Timepoints, v: _Values, config: CriterionConfig
+) -> SubjectScore:
+    """irPD confirmation, BOR and dates of one entity whose time points are scored."""
+    start, end = c.lists.a_start[e], c.lists.a_start[e + 1]
     info = c.info[e]
     ref = info.treatment_start_date or c.a_date[start]
     score = SubjectScore(
@@ -148,14 +154,14 @@ def _score_entity(c: Cohort, e: int, tps: Timepoints, config: CriterionConfig) -
     skip = [False] * len(follow)
     pd_index: int | None = None
     if config.pd_requires_confirmation:
-        pd_index = _confirm(c, tps, follow, days, config, skip, score)
+        pd_index = _confirm(c, v, follow, days, config, skip, score)
     else:
-        pd_index = next((i for i, a in enumerate(follow) if tps.response[a] == _PD), None)
+        pd_index = next((i for i, a in enumerate(follow) if v.response[a] == _PD), None)
         if pd_index is not None:
-            pd_index = _backdate_equivocal(c, tps, follow, pd_index)
+            pd_index = _backdate_equivocal(c, v, follow, pd_index)
     score.pd_date = dates[pd_index] if pd_index is not None else None
     points = [
-        BorPoint(d, day, RESPONSES[tps.response[a]], s) for a, d, day, s in zip(follow, dates, days, skip, strict=True)
+        BorPoint(d, day, RESPONSES[v.response[a]], s) for a, d, day, s in zip(follow, dates, days, skip, strict=True)
     ]
     inside = window(points, config, score.pd_date, info.new_therapy_date, info.data_cut_date)
     has_target = bool(baseline.targets)
@@ -173,9 +179,9 @@ def _score_entity(c: Cohort, e: int, tps: Timepoints, config: CriterionConfig) -
     base_um = baseline.sum_um
     if base_um:
         changes = [
-            pct_tenths(int(tps.burden[a]), base_um)
+            pct_tenths(v.burden[a], base_um)
             for a, d in zip(follow, dates, strict=True)
-            if tps.evaluable[a] and (score.pd_date is None or d <= score.pd_date)
+            if v.evaluable[a] and (score.pd_date is None or d <= score.pd_date)
         ]
         score.best_pct_change = Decimal(min(changes)).scaleb(-1) if changes else None
     if not baseline.targets:
@@ -189,7 +195,7 @@ _NT_PD = NONTARGET_CATEGORIES.index(NonTargetCategory.PD)
 
 def _confirm(
     c: Cohort,
-    tps: Timepoints,
+    v: _Values,
     follow: list[int],
     days: list[int],
     config: CriterionConfig,
@@ -200,16 +206,19 @@ def _confirm(
 
     def confirms(j: int, k: int) -> bool:
         first, later = follow[j], follow[k]
-        if tps.nontarget[later] == _NT_PD and config.nontarget_can_define_pd:
+        if v.nontarget[later] == _NT_PD and config.nontarget_can_define_pd:
             return True
-        burden = int(tps.burden[later])
-        return burden >= 0 and is_pd(burden, int(tps.nadir[first]), config)
+        burden = v.burden[later]
+        return burden >= 0 and is_pd(burden, v.nadir[first], config)
 
-    episodes = confirm_progression(days, [RESPONSES[tps.response[a]] for a in follow], confirms, config)
+    responses = [v.response[a] for a in follow]
+    if _PD not in responses:
+        return None  # nothing to confirm
+    episodes = confirm_progression(days, [RESPONSES[r] for r in responses], confirms, config)
     for i, st in enumerate(episodes.status):
         a = follow[i]
-        tps.pd_status[a] = st
-        reasons = tps.reasons[a]
+        v.pd_status[a] = st
+        reasons = v.reasons[a]
         if st == "unconfirmed":
             skip[i] = True
             reasons.append(
@@ -224,7 +233,7 @@ def _confirm(
                 first = follow[j]
                 reasons.append(
                     f"confirms the {label(Response.PD, config)} of {c.a_label[first]} "
-                    f"against its nadir {_mm(int(tps.nadir[first]))} mm"
+                    f"against its nadir {_mm(v.nadir[first])} mm"
                 )
         elif st == CONFIRMED:
             reasons.append(
@@ -241,12 +250,13 @@ def _mm(um: int | None) -> str:
     return "" if um is None else fmt_mm(um)
 
 
-def _backdate_equivocal(c: Cohort, tps: Timepoints, follow: list[int], pd_index: int) -> int:
+def _backdate_equivocal(c: Cohort, v: _Values, follow: list[int], pd_index: int) -> int:
     """RECIST 1.1 sections 4.3.2 / 4.4.4: an equivocal new lesion later confirmed dates PD back to the
     scan that first showed it (decisions.md 3); that earlier assessment becomes PD with the reason."""
 
     def statuses(a: int) -> dict[int, int]:
-        return {int(c.o_lesion[o]): int(c.o_status[o]) for o in range(int(c.o_start[a]), int(c.o_start[a + 1]))}
+        x = c.lists
+        return {x.o_lesion[o]: x.o_status[o] for o in range(x.o_start[a], x.o_start[a + 1])}
 
     earlier = [statuses(a) for a in follow[:pd_index]]
     earliest = pd_index
@@ -261,8 +271,8 @@ def _backdate_equivocal(c: Cohort, tps: Timepoints, follow: list[int], pd_index:
                 break
     if earliest < pd_index:
         first = follow[earliest]
-        tps.response[first] = _PD
-        tps.reasons[first].append(
+        v.response[first] = _PD
+        v.reasons[first].append(
             f"new lesion(s) {', '.join(confirmed_ids)} first seen here as equivocal and confirmed "
             f"at {c.a_label[follow[pd_index]]}: PD dated back here (RECIST 1.1 4.3.2)"
         )
