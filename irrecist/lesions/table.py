@@ -6,6 +6,8 @@ Every cell is read as text (nothing is guessed by the CSV parser); validation ha
 
 from __future__ import annotations
 
+import csv
+import re
 from datetime import date
 from pathlib import Path
 
@@ -28,12 +30,60 @@ def read_frame(path: Path) -> tuple[pd.DataFrame, int]:
             df = df.astype(object).where(df.notna(), "").astype(str)
             return df, 1
         sep = "\t" if suffix == ".tsv" else ","
+        fast = _read_text_arrow(path, sep)
+        if fast is not None:
+            return fast, 2
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, sep=sep, encoding="utf-8-sig")
         return df, 2
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as a {suffix.lstrip('.') or 'table'} table ({exc})") from None
+
+
+_QUOTED = {
+    sep: re.compile(rb'(?:^|(?<=[' + sep.encode() + rb'\n]))"(?:[^"]|"")*"(?=[' + sep.encode() + rb'\r\n]|$)')
+    for sep in (",", "\t")
+}
+"""A quoted cell as both parsers read it: opening quote at the start of a cell, doubled quotes inside, closing
+quote at the end of the cell."""
+
+
+_BLANKISH = re.compile(rb"(?m)^[ \t\f\v]+\r?$")
+
+
+def _read_text_arrow(path: Path, sep: str) -> pd.DataFrame | None:
+    """The table read by pyarrow's multithreaded CSV parser, every cell as text: the frame pandas' parser gives
+    (tested), three times faster. None when pyarrow refuses the file (ragged rows, bad UTF-8, ...), the header
+    has duplicate or empty names, a quote stands outside a well-formed quoted cell, or a line holds only
+    spaces or tabs: pandas then reads it (and says what is wrong)."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    try:
+        data = path.read_bytes()
+        if b'"' in data and b'"' in _QUOTED[sep].sub(b"", data):
+            return None  # a quote outside a well-formed quoted cell: the two parsers differ there
+        if _BLANKISH.search(data):
+            return None  # a line of spaces or tabs only: pandas skips it as blank, pyarrow reads a cell
+        first = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8")
+        names = next(csv.reader([first], delimiter=sep), [])
+        names = [n.removesuffix("\r") if i == len(names) - 1 else n for i, n in enumerate(names)]
+        if not names or len(set(names)) != len(names) or any(n == "" for n in names):
+            return None
+        table = pv.read_csv(
+            pa.BufferReader(data),
+            parse_options=pv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            convert_options=pv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )  # fmt: skip
+    except (pa.ArrowInvalid, UnicodeDecodeError, csv.Error, OSError):
+        return None
+    if table.column_names != names:
+        return None
+    return table.to_pandas()
 
 
 def _date(text: str, where: str, col: str) -> date | None:
