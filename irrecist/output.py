@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from irrecist.cohort import NONE
+from irrecist.csvio import csv_bytes
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.rules.responses import Response, label, labels
@@ -88,7 +90,10 @@ def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
     blocks = [_timepoint_columns(block) for crun in run.runs.values() for block in _blocks(crun.scores)]
     if not blocks:
         return pd.DataFrame(columns=TIMEPOINT_COLUMNS)
-    return pd.DataFrame({c: np.concatenate([b[c] for b in blocks]) for c in TIMEPOINT_COLUMNS})
+    columns: dict[str, Any] = {c: np.concatenate([b[c] for b in blocks]) for c in TIMEPOINT_COLUMNS if c != "reason"}
+    reason = pa.concat_arrays([b["reason"] for b in blocks])
+    columns["reason"] = pd.array(reason, dtype=pd.StringDtype("pyarrow"))
+    return pd.DataFrame(columns)[TIMEPOINT_COLUMNS]
 
 
 def _blocks(scores: list[SubjectScore]) -> list[list[SubjectScore]]:
@@ -117,7 +122,7 @@ def _mm_column(um: np.ndarray) -> np.ndarray:
     return np.where(um >= 0, um / 1000, np.nan)
 
 
-def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, np.ndarray]:
+def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
     c, tps, _, _ = scores[0].timepoints.source
     cfg = scores[0].config
     ir = cfg.name == "irrecist"
@@ -157,7 +162,7 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, np.ndarray]:
         "new_lesions": np.where(follow, np.asarray([tps.new_lesions[a] for a in idx_l], dtype=object), ""),
         "response": response_text[tps.response[idx]],
         "pd_status": np.asarray([tps.pd_status[a] for a in idx_l], dtype=object),
-        "reason": np.asarray(["; ".join(tps.reasons[a]) for a in idx_l], dtype=object),
+        "reason": tps.reasons.text(idx),
     }
 
 
@@ -206,7 +211,10 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write(path, lambda p: df.to_csv(p, index=False, lineterminator="\n"))
+    """``df.to_csv(path, index=False, lineterminator="\n")``, byte for byte, built column-wise
+    (``irrecist.csvio``), written atomically."""
+    data = csv_bytes(df)
+    atomic_write(path, lambda p: p.write_bytes(data))
 
 
 def write_run(

@@ -81,6 +81,18 @@ def _failing_to_csv(real: Callable[..., Any], fail_on: str) -> Callable[..., Any
     return to_csv
 
 
+def _failing_write_bytes(real: Callable[..., Any], fail_on: str) -> Callable[..., Any]:
+    """The result tables are written as bytes (``irrecist.csvio``): half written, then the disk is full."""
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if fail_on in self.name:
+            real(self, data[: len(data) // 2])
+            raise OSError("disk full")
+        return int(real(self, data))
+
+    return write_bytes
+
+
 @pytest.mark.parametrize(("command", "table"), [("score", "subjects.csv"), ("extract", "issues.csv")])
 def test_an_interrupted_write_leaves_the_previous_file_whole(
     command: str, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -96,6 +108,7 @@ def test_an_interrupted_write_leaves_the_previous_file_whole(
     assert main(argv) == 0
     before = (out / table).read_bytes()
     monkeypatch.setattr(pd.DataFrame, "to_csv", _failing_to_csv(pd.DataFrame.to_csv, f".{table}."))
+    monkeypatch.setattr(Path, "write_bytes", _failing_write_bytes(Path.write_bytes, f".{table}."))
     with pytest.raises(OSError, match="disk full"):
         main(argv)
     assert (out / table).read_bytes() == before

@@ -218,25 +218,27 @@ def _confirm(
     for i, st in enumerate(episodes.status):
         a = follow[i]
         v.pd_status[a] = st
-        reasons = v.reasons[a]
         if st == "unconfirmed":
             skip[i] = True
-            reasons.append(
+            v.reasons.add(
+                a,
                 "not confirmed at the next assessment >= "
                 f"{config.pd_confirm_min_days} days later: pseudoprogression, nadir unchanged"
             )
         elif st == PENDING:
-            reasons.append("awaiting confirmation (no later assessment decides it yet)")
+            v.reasons.add(a, "awaiting confirmation (no later assessment decides it yet)")
         elif st == CONFIRMED and episodes.confirmed_at == i:
             j = episodes.pd_index
             if j is not None:
                 first = follow[j]
-                reasons.append(
+                v.reasons.add(
+                    a,
                     f"confirms the {label(Response.PD, config)} of {c.a_label[first]} "
                     f"against its nadir {_mm(v.nadir[first])} mm"
                 )
         elif st == CONFIRMED:
-            reasons.append(
+            v.reasons.add(
+                a,
                 "confirmed at a later assessment; PD dated here"
                 if i == episodes.pd_index
                 else "part of the confirmed episode"
@@ -272,7 +274,8 @@ def _backdate_equivocal(c: Cohort, v: _Values, follow: list[int], pd_index: int)
     if earliest < pd_index:
         first = follow[earliest]
         v.response[first] = _PD
-        v.reasons[first].append(
+        v.reasons.add(
+            first,
             f"new lesion(s) {', '.join(confirmed_ids)} first seen here as equivocal and confirmed "
             f"at {c.a_label[follow[pd_index]]}: PD dated back here (RECIST 1.1 4.3.2)"
         )

@@ -23,6 +23,8 @@ from fractions import Fraction
 from typing import overload
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from irrecist.cohort import (
     NEW,
@@ -39,8 +41,9 @@ from irrecist.cohort import (
     IntArray,
 )
 from irrecist.model import Lesion, Observation, Status
-from irrecist.rules.baseline import fmt_mm, measurability_problem
+from irrecist.rules.baseline import measurability_problem
 from irrecist.rules.config import CriterionConfig, mm_to_um
+from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text
 from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, label, labels, overall_response
 
 TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
@@ -206,7 +209,7 @@ class Timepoints:
     new_lesions: list[str]
     response: IntArray
     evaluable: BoolArray
-    reasons: list[list[str]]
+    reasons: Reasons
     admitted: list[list[str]]
     pd_status: list[str]  # written by the confirmation pass (``subject._confirm``)
 
@@ -219,7 +222,7 @@ class Timepoints:
         if is_baseline:
             return TimepointResult(
                 c.a_label[a], c.a_date[a], True, um(self.target_sum[a]), um(self.new[a]), um(self.burden[a]),
-                int(self.baseline[a]), None, "", None, None, "no", None, "", True, False, self.reasons[a], [],
+                int(self.baseline[a]), None, "", None, None, "no", None, "", True, False, self.reasons.of(a), [],
             )  # fmt: skip
         nadir_at = int(self.nadir_at[a])
         nt = NONTARGET_CATEGORIES[self.nontarget[a]]
@@ -228,7 +231,7 @@ class Timepoints:
             int(self.baseline[a]), int(self.nadir[a]), "baseline" if nadir_at == c.a_start[c.a_entity[a]] else
             c.a_label[nadir_at], TARGET_CATEGORIES[self.target[a]], nt, self.new_lesions[a],
             RESPONSES[self.response[a]], self.pd_status[a], bool(self.evaluable[a]), nt is NonTargetCategory.PD,
-            self.reasons[a],
+            self.reasons.of(a),
             self.admitted[a],
         )  # fmt: skip
 
@@ -442,7 +445,7 @@ def score_timepoints(c: Cohort, config: CriterionConfig) -> tuple[Timepoints, Ba
         new_lesions=[""] * n_a,
         response=np.full(n_a, NONE, dtype=np.int64),
         evaluable=np.zeros(n_a, dtype=bool),
-        reasons=[[] for _ in range(n_a)],
+        reasons=Reasons(pa.nulls(n_a, pa.string()), {}, pa.nulls(n_a, pa.string())),
         admitted=[new.admitted.get(a, []) for a in range(n_a)],
         pd_status=[""] * n_a,
     )
@@ -512,7 +515,7 @@ def score_timepoints(c: Cohort, config: CriterionConfig) -> tuple[Timepoints, Ba
         last_cr[ents] = np.where(not_ne, resp == _R[Response.CR], last_cr[ents])
     new_word = np.where(new_present | admitted_present, "yes", np.where(new.equivocal, "equivocal", "no"))
     out.new_lesions = [str(w) if k else "no" for w, k in zip(new_word.tolist(), a_k.tolist(), strict=True)]
-    _reasons(c, config, out, mem, new, m, missing, nt_ne, nt_pd, persisted, reappeared_pd)
+    out.reasons = _reasons(c, config, out, mem, new, m, missing, nt_ne, nt_pd, persisted, reappeared_pd)
     return out, mem
 
 
@@ -528,63 +531,73 @@ def _reasons(
     nt_pd: IntArray,
     persisted: BoolArray,
     reappeared_pd: BoolArray,
-) -> None:
+) -> Reasons:
     """A reason a radiologist can check at every assessment: the numbers, the comparison, each rule that
-    applied, and the call."""
+    applied, and the call (``irrecist.rules.reasons``)."""
     word = "TMTB" if config.new_lesions_in_burden else "SOD"
-    a_k = c.a_index().tolist()
-    a_e = c.a_entity.tolist()
-    burden, nadir, base = out.burden.tolist(), out.nadir.tolist(), out.baseline.tolist()
-    target, nontarget, response = out.target.tolist(), out.nontarget.tolist(), out.response.tolist()
-    n_targets = mem.n_targets.tolist()
-    resp_label = labels(config)
+    a_e = c.a_entity
+    is_base = c.a_start[:-1][a_e] == np.arange(len(a_e))
+    burden, nadir, base = out.burden, out.nadir, out.baseline
     t_none = _T[TargetCategory.NONE]
+    # the numbers
+    b, n = np.maximum(burden, 0), np.maximum(nadir, 0)
+    d = b - n
+    at = np.maximum(out.nadir_at, 0)
+    nadir_label = np.where(at == c.a_start[:-1][a_e], "baseline", np.asarray(c.a_label, dtype=object)[at])
+    vs_baseline = concat(": ", tenths_text(pct_tenths_array(b, base)), " % from baseline ", mm_text(base), " mm")
+    vs_nadir = concat(tenths_text(pct_tenths_array(b, n)), " % and ")
+    numbers = concat(
+        word, " ", mm_text(b), " mm",
+        pc.if_else(pa.array(base > 0), vs_baseline, ""),
+        "; ", pc.if_else(pa.array(n > 0), vs_nadir, ""), pa.array(np.where(d >= 0, "+", "-")),
+        mm_text(np.abs(d)), " mm vs the nadir ", mm_text(n), " mm (", pa.array(nadir_label, pa.string()), ")",
+    )  # fmt: skip
+    baseline_line = concat(
+        "baseline ", word, " ", mm_text(base), " mm from ",
+        pc.cast(pa.array(mem.n_targets[a_e]), pa.string()), " target(s)",
+    )  # fmt: skip
+    has_numbers = ~is_base & (burden >= 0) & (out.target != t_none)
+    lead = pc.if_else(
+        pa.array(is_base), baseline_line, pc.if_else(pa.array(has_numbers), numbers, pa.scalar(None, pa.string()))
+    )
+    # the call
+    labels_ = labels(config)
+    target_words = pa.array([t.value for t in TARGET_CATEGORIES] + [""])
+    nontarget_words = pa.array([t.value for t in NONTARGET_CATEGORIES] + [""])
+    response_words = pa.array([labels_[r] for r in RESPONSES] + [""])
+    def words(table: pa.Array, codes: IntArray) -> pa.Array:
+        return table.take(pa.array(np.where(codes < 0, len(table) - 1, codes)))  # -1 (baseline): ""
+
+    call = concat(
+        "target ", words(target_words, out.target), ", non-target ", words(nontarget_words, out.nontarget),
+        ", new lesions ", pa.array(out.new_lesions, pa.string()), ": ", words(response_words, out.response),
+    )  # fmt: skip
+    call = pc.if_else(pa.array(is_base), pa.scalar(None, pa.string()), call)
+    # the rules that applied (few assessments)
     t_pd = _T[TargetCategory.PD]
-    missing_l, nt_ne_l, nt_pd_l = missing.tolist(), nt_ne.tolist(), nt_pd.tolist()
-    persisted_l, reappeared_l = persisted.tolist(), reappeared_pd.tolist()
-    for a in range(len(a_k)):
-        reasons = out.reasons[a]
-        if a_k[a] == 0:
-            reasons.append(f"baseline {word} {fmt_mm(base[a])} mm from {n_targets[a_e[a]]} target(s)")
-            continue
-        b, t = burden[a], target[a]
-        if b >= 0 and t != t_none:
-            text = f"{word} {fmt_mm(b)} mm"
-            if base[a]:
-                text += f": {pct_tenths(b, base[a]) / 10:+.1f} % from baseline {fmt_mm(base[a])} mm"
-            n = nadir[a]
-            d = b - n
-            pn_text = f"{pct_tenths(b, n) / 10:+.1f} % and " if n else ""
-            sign = "+" if d >= 0 else "-"
-            text += f"; {pn_text}{sign}{fmt_mm(abs(d))} mm vs the nadir {fmt_mm(n)} mm ({_nadir_label(c, out, a)})"
-            reasons.append(text)
-        reasons.extend(new.reasons.get(a, ()))
-        if missing_l[a] > 0 and t != t_none:
+    follow = ~is_base
+    events = follow & ((missing > 0) & (out.target != t_none) | persisted | (nt_pd > 0) | (nt_ne > 0) | reappeared_pd)
+    rules: dict[int, list[str]] = {a: list(r) for a, r in new.reasons.items() if not is_base[a]}
+    for a in np.flatnonzero(events).tolist():
+        found = rules.setdefault(a, [])
+        t = int(out.target[a])
+        if missing[a] > 0 and t != t_none:
             ids = ", ".join(_missing_members(c, mem, new, m, a))
             if t == t_pd:
-                reasons.append(
+                found.append(
                     f"{ids} not evaluated, but the evaluated lesions alone already prove PD (RECIST 1.1 4.4.2)"
                 )
             else:
-                reasons.append(f"{ids} not evaluated: {word} not evaluable")
-        if persisted_l[a]:
-            reasons.append("PR persists: no PD since the last PR/CR (decisions.md 3, A-R1)")
-        if nt_pd_l[a] > 0:
-            reasons.append(f"unequivocal progression of non-target {', '.join(_nontargets(c, mem, a, 'pd'))}")
-        elif nt_ne_l[a] > 0:
-            reasons.append(f"non-target {', '.join(_nontargets(c, mem, a, 'ne'))} not evaluated")
-        if reappeared_l[a]:
-            reasons.append("disease reappears after an overall CR: PD (RECIST Working Group Q&A, A-R10)")
-        tc = TARGET_CATEGORIES[t].value
-        nc = NONTARGET_CATEGORIES[nontarget[a]].value
-        reasons.append(
-            f"target {tc}, non-target {nc}, new lesions {out.new_lesions[a]}: {resp_label[RESPONSES[response[a]]]}"
-        )
-
-
-def _nadir_label(c: Cohort, out: Timepoints, a: int) -> str:
-    at = int(out.nadir_at[a])
-    return "baseline" if at == c.a_start[c.a_entity[a]] else c.a_label[at]
+                found.append(f"{ids} not evaluated: {word} not evaluable")
+        if persisted[a]:
+            found.append("PR persists: no PD since the last PR/CR (decisions.md 3, A-R1)")
+        if nt_pd[a] > 0:
+            found.append(f"unequivocal progression of non-target {', '.join(_nontargets(c, mem, a, 'pd'))}")
+        elif nt_ne[a] > 0:
+            found.append(f"non-target {', '.join(_nontargets(c, mem, a, 'ne'))} not evaluated")
+        if reappeared_pd[a]:
+            found.append("disease reappears after an overall CR: PD (RECIST Working Group Q&A, A-R10)")
+    return Reasons(lead, rules, call)
 
 
 def _entity_lesions(c: Cohort, a: int) -> range:

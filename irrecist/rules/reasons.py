@@ -1,0 +1,98 @@
+"""The reason of every assessment, built for all assessments at once (the engine's ``reason`` column).
+
+A reason reads: the numbers (the burden against the baseline and the nadir, or the baseline line), each rule
+that applied (new lesions, missing members, PR persistence, non-target findings, reappearance after CR), the
+call (``target PR, non-target NON-CR/NON-PD, new lesions no: irPR``), then what the later passes add
+(irPD confirmation, RECIST back-dating), joined with ``"; "``. The numbers and the call are formatted on
+arrays with ``pyarrow.compute``, exactly as ``fmt_mm`` and one-decimal percentages would format each value
+(tested); the rules that applied are few and kept per assessment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from irrecist.cohort import IntArray
+
+
+def mm_text(um: IntArray) -> pa.Array:
+    """``fmt_mm`` of every (non-negative) value: whole millimetres, a point, then the micrometres without
+    trailing zeros (at least one digit): 12000 -> "12.0", 12340 -> "12.34", 5 -> "0.005"."""
+    whole = pc.cast(pa.array(um // 1000), pa.string())
+    part = um % 1000
+    digits = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(part), pa.string()), 3, "0"), "0")
+    digits = pc.if_else(pa.array(part == 0), "0", digits)
+    return pc.binary_join_element_wise(whole, digits, ".")
+
+
+def tenths_text(tenths: IntArray) -> pa.Array:
+    """``f"{t / 10:+.1f}"`` of every value given in tenths: 229 -> "+22.9", -5 -> "-0.5", 0 -> "+0.0"."""
+    sign = pa.array(np.where(tenths >= 0, "+", "-"))
+    size = np.abs(tenths)
+    whole = pc.cast(pa.array(size // 10), pa.string())
+    digit = pc.cast(pa.array(size % 10), pa.string())
+    return pc.binary_join_element_wise(sign, pc.binary_join_element_wise(whole, digit, "."), "")
+
+
+def pct_tenths_array(value: IntArray, reference: IntArray) -> IntArray:
+    """``pct_tenths`` elementwise (the reference must be > 0 where the result is used; 1 is put elsewhere)."""
+    ref = np.where(reference > 0, reference, 1)
+    num = (value - ref) * 1000
+    q, rem = np.divmod(np.abs(num), ref)
+    q = q + (2 * rem >= ref)
+    return np.where(num >= 0, q, -q)
+
+
+def concat(*parts: pa.Array | str) -> pa.Array:
+    """Strings joined piece by piece (a null piece makes the result null)."""
+    return pc.binary_join_element_wise(*parts, "")
+
+
+@dataclass
+class Reasons:
+    """The reason of each assessment in parts (indexed like ``Cohort.a_*``)."""
+
+    lead: pa.Array  # the numbers, or the baseline line; null where there is none
+    rules: dict[int, list[str]]  # the rules that applied, in order (only assessments with any)
+    call: pa.Array  # the call; null at baselines
+    later: dict[int, list[str]] = field(default_factory=dict)  # confirmation and back-dating, in order
+
+    def add(self, a: int, text: str) -> None:
+        """Append a later pass's reason to assessment ``a``."""
+        self.later.setdefault(a, []).append(text)
+
+    def of(self, a: int) -> list[str]:
+        """Assessment ``a``'s reasons, in order."""
+        out: list[str] = []
+        lead, call = self.lead[a].as_py(), self.call[a].as_py()
+        if lead is not None:
+            out.append(lead)
+        out.extend(self.rules.get(a, ()))
+        if call is not None:
+            out.append(call)
+        out.extend(self.later.get(a, ()))
+        return out
+
+    def text(self, index: IntArray) -> pa.Array:
+        """The reasons of the assessments ``index``, each joined with ``"; "``."""
+        take = pa.array(index)
+        rules = _sparse(self.rules, index)
+        later = _sparse(self.later, index)
+        return pc.binary_join_element_wise(
+            self.lead.take(take), rules, self.call.take(take), later, "; ", null_handling="skip"
+        )
+
+
+def _sparse(parts: dict[int, list[str]], index: IntArray) -> pa.Array:
+    """``"; "``-joined parts of the assessments ``index`` (null where an assessment has none)."""
+    if not parts:
+        return pa.nulls(len(index), pa.string())
+    where = {a: i for i, a in enumerate(index.tolist()) if a in parts}
+    values: list[str | None] = [None] * len(index)
+    for a, i in where.items():
+        values[i] = "; ".join(parts[a])
+    return pa.array(values, pa.string())
