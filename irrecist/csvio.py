@@ -60,8 +60,12 @@ _INT_DTYPES = (
 
 _EMPTY = pa.scalar("", _TEXT)
 _DOT_ZERO = pa.scalar(".0", _TEXT)
-_FRACTIONS = pa.array([f".{i:0{d}d}" for d in (1, 2, 3) for i in range(10**d)], _TEXT)
+_FRACTIONS = pa.array(
+    [f"{sign}.{i:0{d}d}" for sign in ("", "-0") for d in (1, 2, 3) for i in range(10**d)] + [""], _TEXT
+)  # ".0" ... ".999", then "-0.0" ... "-0.999", then ""
 _FRACTION_AT = np.array([0, 0, 10, 110], dtype=np.int64)  # where the fractions of d decimals start
+_FRACTION_SIGNED = 1110  # from there, with "-0" before
+_FRACTION_NONE = 2220  # ""
 
 
 _TEXT_KINDS = {str, type(None), float, type(pd.NA)}
@@ -99,9 +103,9 @@ def _quoted(arr: pa.Array) -> pa.Array:
         hits |= data == code
     if not hits.any():
         return arr
-    rows = np.searchsorted(ends, np.flatnonzero(hits) + ends[0], side="right") - 1
     need = np.zeros(len(arr), dtype=bool)
-    need[rows] = True
+    filled = ends[1:] > ends[:-1]  # empty fields hold no byte (and reduceat wants increasing starts)
+    need[filled] = np.bitwise_or.reduceat(hits, ends[:-1][filled] - ends[0])
     inner = pc.replace_substring(arr, '"', '""') if (data == ord('"')).any() else arr
     quote = pa.scalar('"', _TEXT)
     return pc.if_else(need, pc.binary_join_element_wise(quote, inner, quote, _EMPTY), arr)
@@ -143,19 +147,14 @@ def _floats(values: np.ndarray) -> pa.Array:
         todo &= ~hit
     short = decimals > 0
     rest = ~short & ~nan
-    if not short.any():
-        text = pa.nulls(len(values), _TEXT)
-    else:
-        mag = np.abs(scaled)
-        unit = 10**decimals
-        whole, frac = np.divmod(mag, np.where(short, unit, 1))
-        negative = np.signbit(values)
-        ints = pc.cast(pa.array(np.where(negative, -whole, whole), mask=~short), _TEXT)
-        minus_zero = short & negative & (whole == 0)  # -0.5, -0.0: the sign is lost on the integer part
-        if minus_zero.any():
-            ints = pc.replace_with_mask(ints, pa.array(minus_zero), pa.array(["-0"] * int(minus_zero.sum()), _TEXT))
-        fracs = _FRACTIONS.take(pa.array(np.where(short, _FRACTION_AT[decimals] + frac, 0)))
-        text = pc.binary_join_element_wise(ints, fracs, _EMPTY)
+    negative = np.signbit(values)
+    whole, frac = np.divmod(np.abs(scaled), 10**decimals)
+    # The integer part and the fraction's text: ``.5`` (``_FRACTIONS``), ``-0.5`` when the integer part is
+    # -0 (lost on an integer), empty for NaN (and for the rest, replaced below).
+    minus_zero = negative & (whole == 0)
+    ints = pc.cast(pa.array(np.where(negative, -whole, whole), mask=~short | minus_zero), _TEXT)
+    at = np.where(short, _FRACTION_AT[decimals] + frac + np.where(minus_zero, _FRACTION_SIGNED, 0), _FRACTION_NONE)
+    text = pc.binary_join_element_wise(ints, _FRACTIONS.take(pa.array(at)), _EMPTY, null_handling="skip")
     if rest.any():
         text = pc.replace_with_mask(text, pa.array(rest), _general_floats(values[rest]))
     return _text(text)
