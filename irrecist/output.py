@@ -22,6 +22,7 @@ from irrecist.cohort import NONE
 from irrecist.csvio import csv_bytes
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
+from irrecist.rules.reasons import pct_tenths_array
 from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
 from irrecist.rules.timepoint import NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
@@ -111,11 +112,7 @@ def _pct_column(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``pct_tenths(value, reference) / 10`` elementwise (NaN where either is missing or the reference is 0):
     the same exact integer rounding, divided once."""
     ok = (value >= 0) & (reference > 0)
-    ref = np.where(ok, reference, 1)
-    num = (value - ref) * 1000
-    q, rem = np.divmod(np.abs(num), ref)
-    q = q + (2 * rem >= ref)
-    return np.where(ok, np.where(num >= 0, q, -q) / 10, np.nan)
+    return np.where(ok, pct_tenths_array(value, reference) / 10, np.nan)
 
 
 def _mm_column(um: np.ndarray) -> np.ndarray:

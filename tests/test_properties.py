@@ -243,3 +243,27 @@ def test_baseline_analysis_on_arrays_equals_the_reference() -> None:
         for rec, b in zip(records, got, strict=True):
             assert b == analyse_baseline(rec.lesions, rec.assessments[0].observations, cfg), rec.subject_id
     assert got[4].ineligible_lesions == ["T1", "N1", "NT1"] and got[5].eligible is None  # targets first
+
+
+@given(
+    values=st.lists(st.one_of(st.integers(0, 10**9), st.sampled_from([0, 5, 100, 999, 1000, 12000, 12300, 12340])),
+                    min_size=1, max_size=50),
+    refs=st.lists(st.integers(1, 10**8), min_size=1, max_size=50),
+)
+@SETTINGS
+def test_reason_numbers_on_arrays_equal_the_scalar_formats(values: list[int], refs: list[int]) -> None:
+    """``irrecist.rules.reasons`` formats lengths and percentages as ``fmt_mm`` and ``f"{pct_tenths / 10:+.1f}"``
+    do, value by value (the reason column must read the same as the scalar engine wrote it)."""
+    import numpy as np
+
+    from irrecist.rules.baseline import fmt_mm
+    from irrecist.rules.reasons import mm_text, pct_tenths_array, tenths_text
+    from irrecist.rules.timepoint import pct_tenths
+
+    um = np.asarray(values, dtype=np.int64)
+    assert mm_text(um).to_pylist() == [fmt_mm(v) for v in values]
+    n = min(len(values), len(refs))
+    ref = np.asarray(refs[:n], dtype=np.int64)
+    tenths = pct_tenths_array(um[:n], ref)
+    assert tenths.tolist() == [pct_tenths(v, r) for v, r in zip(values[:n], refs[:n], strict=True)]
+    assert tenths_text(tenths).to_pylist() == [f"{t / 10:+.1f}" for t in tenths.tolist()]
