@@ -125,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code) if isinstance(exc.code, int) else USAGE_ERROR
+    if args.command in ("score", "extract", "report"):
+        from irrecist.runtime import prefer_releasing_allocator
+
+        prefer_releasing_allocator()
     try:
         if args.command == "score":
             return cmd_score(args)

@@ -22,7 +22,7 @@ import io
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -503,15 +503,22 @@ def rs_rows(s: SubjectScore, studyid: str) -> list[dict[str, Any]]:
     return _dicts(_rs(s, studyid, 0, {}, {}, _Segs()), RS_VARS, "RSSEQ")
 
 
-def confirmed_score(s: SubjectScore, rec: SubjectRecord) -> SubjectScore:
-    """The subject scored with ``confirm_response=true`` (itself when the run already required it)."""
+def confirmed_score(s: SubjectScore, rec: SubjectRecord | Callable[[], SubjectRecord]) -> SubjectScore:
+    """The subject scored with ``confirm_response=true`` (itself when the run already required it). ``rec``
+    may be a function giving the record, called only when the subject has to be scored again."""
     if s.config.confirm_response:
         return s
-    return score_subject(rec, dataclasses.replace(s.config, confirm_response=True))
+    record = rec if isinstance(rec, SubjectRecord) else rec()
+    return score_subject(record, dataclasses.replace(s.config, confirm_response=True))
 
 
 def _adrs(
-    s: SubjectScore, rec: SubjectRecord, studyid: str, seq: int, rs_seq: dict[date, int], segs: _Segs
+    s: SubjectScore,
+    rec: SubjectRecord | Callable[[], SubjectRecord],
+    studyid: str,
+    seq: int,
+    rs_seq: dict[date, int],
+    segs: _Segs,
 ) -> list[Row]:
     cfg = s.config
     cat = CRITERION_NAMES.get(cfg.name, cfg.name)
@@ -545,12 +552,13 @@ def adrs_rows(s: SubjectScore, rec: SubjectRecord, studyid: str, rs_seq: dict[da
     return _dicts(_adrs(s, rec, studyid, 0, rs_seq, _Segs()), ADRS_VARS, "ASEQ")
 
 
-def _cdisc_rows(run: ScoreRun, studyid: str) -> dict[str, list[Row]]:
+def _cdisc_rows(run: ScoreRun, studyid: str) -> Iterator[tuple[str, list[Row]]]:
     """The rows of the run's CDISC tables ``tu``, ``tr``, ``rs`` and ``adrs``, sorted by USUBJID and
-    numbered within it. Build and use them with the garbage collector paused (``paused_gc``) and drop them
+    numbered within it, each yielded as soon as it is complete (so a caller that writes and drops each table
+    never holds all four). Build and use them with the garbage collector paused (``paused_gc``) and drop them
     before it resumes: they are hundreds of thousands of acyclic objects, which its passes would scan
     again and again (the whole run, too) while they are made."""
-    tu, tr, rs, adrs = _Table(), _Table(), _Table(), _Table()
+    tu, tr = _Table(), _Table()
     results = _Results()
     segs = _Segs()
     too_small: dict[int, int] = {}  # by id() of the configuration
@@ -562,24 +570,33 @@ def _cdisc_rows(run: ScoreRun, studyid: str) -> dict[str, list[Row]]:
         if ts is None:
             ts = too_small[id(s.config)] = _too_small_um(s.config)
         tr.add(sid, _tr(s, rec, lesions, studyid, tr.seq(sid), ts, results, segs))
-    scored = [(s, rec) for crun in run.runs.values() for s, rec in zip(crun.scores, crun.records, strict=True)]
+    yield "tu", tu.rows()
+    del tu
+    yield "tr", tr.rows()
+    del tr
+    rs = _Table()
     ovr_seq: dict[tuple[str, str, str, str], int] = {}
     tests: dict[_RsKey, list[tuple[str, _Seg]]] = {}
-    for s, _rec in scored:
-        rs.add(s.subject_id, _rs(s, studyid, rs.seq(s.subject_id), ovr_seq, tests, segs))
-    for s, rec in scored:
-        cat = CRITERION_NAMES.get(s.config.name, s.config.name)
-        where = {t.date: (s.subject_id, s.reader, cat, t.date.isoformat()) for t in s.timepoints}
-        rs_seq = {d: ovr_seq[k] for d, k in where.items() if k in ovr_seq}
-        adrs.add(s.subject_id, _adrs(s, rec, studyid, adrs.seq(s.subject_id), rs_seq, segs))
-    return {"tu": tu.rows(), "tr": tr.rows(), "rs": rs.rows(), "adrs": adrs.rows()}
+    for crun in run.runs.values():
+        for s in crun.scores:
+            rs.add(s.subject_id, _rs(s, studyid, rs.seq(s.subject_id), ovr_seq, tests, segs))
+    yield "rs", rs.rows()
+    del rs
+    adrs = _Table()
+    for crun in run.runs.values():
+        for i, s in enumerate(crun.scores):
+            cat = CRITERION_NAMES.get(s.config.name, s.config.name)
+            where = {t.date: (s.subject_id, s.reader, cat, t.date.isoformat()) for t in s.timepoints}
+            rs_seq = {d: ovr_seq[k] for d, k in where.items() if k in ovr_seq}
+            record = functools.partial(crun.records.__getitem__, i)  # made only if CBOR needs a rescoring
+            adrs.add(s.subject_id, _adrs(s, record, studyid, adrs.seq(s.subject_id), rs_seq, segs))
+    yield "adrs", adrs.rows()
 
 
 def cdisc_frames(run: ScoreRun, *, studyid: str = "") -> dict[str, pd.DataFrame]:
     """The run's CDISC tables: ``tu``, ``tr``, ``rs`` (SDTM) and ``adrs`` (ADaM), as typed DataFrames."""
     with paused_gc():
-        tables = _cdisc_rows(run, studyid)
-        return {name: _frame(tables.pop(name), TABLES[name][0]) for name in list(tables)}
+        return {name: _frame(rows, TABLES[name][0]) for name, rows in _cdisc_rows(run, studyid)}
 
 
 # --- writing ---------------------------------------------------------------------------------------------
@@ -676,9 +693,8 @@ def write_extras(run: ScoreRun, out: Path, *, xpt: bool = False, parquet: bool =
     errors and (inputs read from DICOM) lines next to their CSVs."""
     folder = out / "cdisc"
     with paused_gc():
-        tables = _cdisc_rows(run, studyid)
-        for name in list(tables):
-            rows, variables = tables.pop(name), TABLES[name][0]
+        for name, rows in _cdisc_rows(run, studyid):
+            variables = TABLES[name][0]
             _write_rows_csv(rows, variables, folder / f"{name}.csv")
             if xpt or parquet:
                 df = _frame(rows, variables)

@@ -100,12 +100,12 @@ class Cohort:
 
     @cached_property
     def lists(self) -> CohortLists:
-        """The integer columns as Python lists (indexing a list is several times faster than a numpy array
-        in the per-subject loops)."""
+        """The offsets and per-lesion columns as Python lists (indexing a list is several times faster than
+        a numpy array in the per-subject loops; per-observation columns are sliced where needed, to keep
+        memory low)."""
         return CohortLists(
             self.a_start.tolist(), self.l_start.tolist(), self.o_start.tolist(), self.l_role.tolist(),
-            self.l_nodal.tolist(), self.o_lesion.tolist(), self.o_status.tolist(), self.o_long.tolist(),
-            self.o_short.tolist(), self.o_slice.tolist(), self.o_row.tolist(),
+            self.l_nodal.tolist(),
         )  # fmt: skip
 
     @cached_property
@@ -122,18 +122,21 @@ class Cohort:
         return les
 
     def observation(self, o: int) -> Observation:
-        x = self.lists
-        long_um, short_um, slice_um = x.o_long[o], x.o_short[o], x.o_slice[o]
-        return Observation(
-            self.l_id[x.o_lesion[o]],
-            STATUSES[x.o_status[o]],
-            None if long_um < 0 else long_um,
-            None if short_um < 0 else short_um,
-            None if slice_um < 0 else slice_um,
-            self.o_merged_into[o],
-            self.o_source[o],
-            x.o_row[o],
-        )
+        return self.observations(o, o + 1)[0]
+
+    def observations(self, start: int, end: int) -> list[Observation]:
+        """Observations ``start`` to ``end - 1`` as objects."""
+        lids = [self.l_id[i] for i in self.o_lesion[start:end].tolist()]
+        cols = (self.o_status, self.o_long, self.o_short, self.o_slice, self.o_row)
+        status, long_, short, slice_, row = (col[start:end].tolist() for col in cols)
+        return [
+            Observation(lid, STATUSES[st], None if lu < 0 else lu, None if su < 0 else su, None if tu < 0 else tu,
+                        merged, source, r)
+            for lid, st, lu, su, tu, merged, source, r in zip(
+                lids, status, long_, short, slice_, self.o_merged_into[start:end], self.o_source[start:end], row,
+                strict=True,
+            )
+        ]  # fmt: skip
 
     def record(self, e: int) -> SubjectRecord:
         """Entity ``e`` as a ``SubjectRecord`` (equal to the record it was built from)."""
@@ -141,10 +144,7 @@ class Cohort:
         lesions = {self.l_id[i]: self.lesion(i) for i in range(x.l_start[e], x.l_start[e + 1])}
         assessments = []
         for a in range(x.a_start[e], x.a_start[e + 1]):
-            obs = {}
-            for o in range(x.o_start[a], x.o_start[a + 1]):
-                ob = self.observation(o)
-                obs[ob.lesion_id] = ob
+            obs = {ob.lesion_id: ob for ob in self.observations(x.o_start[a], x.o_start[a + 1])}
             assessments.append(Assessment(self.a_label[a], self.a_date[a], obs, self.a_source[a]))
         return SubjectRecord(
             self.subject_id[e], self.reader[e], lesions, assessments, self.info[e], list(self.warnings[e])
@@ -160,30 +160,21 @@ class CohortLists:
     o_start: list[int]
     l_role: list[int]
     l_nodal: list[bool]
-    o_lesion: list[int]
-    o_status: list[int]
-    o_long: list[int]
-    o_short: list[int]
-    o_slice: list[int]
-    o_row: list[int]
 
 
 class CohortRecords(Sequence[SubjectRecord]):
-    """Some entities of a cohort as ``SubjectRecord`` objects, each made on first use (scoring needs none;
-    the CDISC tables and ``--strict`` do)."""
+    """Some entities of a cohort as ``SubjectRecord`` objects, each made when asked for and not kept (scoring
+    needs none; the CDISC tables walk them once, ``--strict`` keeps a few): a run never holds one object per
+    observation for every subject at once."""
 
     def __init__(self, cohort: Cohort, entities: list[int]) -> None:
         self._cohort, self._entities = cohort, entities
-        self._made: dict[int, SubjectRecord] = {}
 
     def __len__(self) -> int:
         return len(self._entities)
 
     def _get(self, i: int) -> SubjectRecord:
-        rec = self._made.get(i)
-        if rec is None:
-            rec = self._made[i] = self._cohort.record(self._entities[i])
-        return rec
+        return self._cohort.record(self._entities[i])
 
     @overload
     def __getitem__(self, i: int) -> SubjectRecord: ...

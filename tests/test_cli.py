@@ -245,3 +245,22 @@ def test_outputs_get_normal_file_permissions(table: Path, tmp_path: Path, capsys
         os.umask(old)
     for name in ("timepoints.csv", "subjects.csv", "summary.json", "errors.csv", "cdisc/tr.csv"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
+
+
+def test_score_prefers_an_allocator_that_returns_memory() -> None:
+    """irrecist.runtime: jemalloc becomes pyarrow's pool when the wheel has it (the peak-memory figure of
+    benchmarks/RESULTS.md depends on it); otherwise the default stays."""
+    import pyarrow as pa
+
+    from irrecist.runtime import prefer_releasing_allocator
+
+    before = pa.default_memory_pool()
+    try:
+        try:
+            pa.jemalloc_memory_pool()
+            expected = "jemalloc"
+        except NotImplementedError:
+            expected = before.backend_name
+        assert prefer_releasing_allocator() == expected == pa.default_memory_pool().backend_name
+    finally:
+        pa.set_memory_pool(before)

@@ -192,9 +192,10 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
     rows = zip(base_o[offending_o].tolist(), ent[offending_o].tolist(), role[offending_o].tolist(), strict=True)
     for o, e, r in rows:
         offending.setdefault(e, []).append((0 if r == TARGET else 1, o))
-    members: list[list[int]] = [[] for _ in range(n_e)]
-    for o, e in zip(base_o[is_t | is_nt].tolist(), ent[is_t | is_nt].tolist(), strict=True):
-        members[e].append(o)
+    members: list[list[int]] = [[] for _ in range(n_e)]  # per entity: its baseline target/non-target lesions
+    for li, e in zip(les[is_t | is_nt].tolist(), ent[is_t | is_nt].tolist(), strict=True):
+        members[e].append(li)
+    lesion_of = dict(zip(base_o.tolist(), les.tolist(), strict=True))
     out: list[Baseline] = []
     sums = sum_um.tolist()
     for e in range(n_e):
@@ -203,17 +204,15 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
             if a == x.a_start[e + 1]:
                 out.append(Baseline([], [], 0, False, None, []))
                 continue
-            obs = range(x.o_start[a], x.o_start[a + 1])
-            lesions = {c.l_id[x.o_lesion[o]]: c.lesion(x.o_lesion[o]) for o in obs}
-            observations = {c.l_id[x.o_lesion[o]]: c.observation(o) for o in obs}
+            observations = {ob.lesion_id: ob for ob in c.observations(x.o_start[a], x.o_start[a + 1])}
+            lesions = {lid: c.lesion(lesion_of[o]) for o, lid in enumerate(observations, start=x.o_start[a])}
             out.append(analyse_baseline(lesions, observations, config))
             continue
         targets: list[Lesion] = []
         nontargets: list[Lesion] = []
-        for o in members[e]:
-            li = x.o_lesion[o]
+        for li in members[e]:
             (targets if x.l_role[li] == TARGET else nontargets).append(c.lesion(li))
-        bad = [c.l_id[x.o_lesion[o]] for _k, o in sorted(offending.get(e, []))]
+        bad = [c.l_id[lesion_of[o]] for _k, o in sorted(offending.get(e, []))]
         eligible = (not bad) if measured[e] else None
         out.append(Baseline(targets, nontargets, sums[e], bool(targets), eligible, bad if measured[e] else []))
     return out

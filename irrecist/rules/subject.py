@@ -257,8 +257,8 @@ def _backdate_equivocal(c: Cohort, v: _Values, follow: list[int], pd_index: int)
     scan that first showed it (decisions.md 3); that earlier assessment becomes PD with the reason."""
 
     def statuses(a: int) -> dict[int, int]:
-        x = c.lists
-        return {x.o_lesion[o]: x.o_status[o] for o in range(x.o_start[a], x.o_start[a + 1])}
+        start, end = c.lists.o_start[a], c.lists.o_start[a + 1]
+        return dict(zip(c.o_lesion[start:end].tolist(), c.o_status[start:end].tolist(), strict=True))
 
     earlier = [statuses(a) for a in follow[:pd_index]]
     earliest = pd_index
