@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import overload
 
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from irrecist.model import Assessment, Lesion, Observation, Role, Status, SubjectInfo, SubjectRecord
@@ -107,6 +108,18 @@ class Cohort:
             self.a_start.tolist(), self.l_start.tolist(), self.o_start.tolist(), self.l_role.tolist(),
             self.l_nodal.tolist(),
         )  # fmt: skip
+
+    @cached_property
+    def a_day(self) -> IntArray:
+        """Every assessment's date as days since 1970-01-01."""
+        epoch = date(1970, 1, 1)
+        day = {d: (d - epoch).days for d in set(self.a_date)}
+        return np.asarray([day[d] for d in self.a_date], dtype=np.int64)
+
+    @cached_property
+    def a_label_text(self) -> pa.Array:
+        """Every assessment's visit label as Arrow text (for the tables)."""
+        return pa.array(self.a_label, pa.string())
 
     @cached_property
     def _lesions(self) -> dict[int, Lesion]:

@@ -11,12 +11,14 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from irrecist.cohort import NONE
 from irrecist.csvio import csv_bytes
@@ -87,14 +89,30 @@ def subject_row(s: SubjectScore) -> dict[str, Any]:
 
 def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
     """timepoints.csv: one row per assessment of every scored subject, built column-wise from the engine's
-    arrays (``irrecist.rules.timepoint.Timepoints``)."""
+    arrays (``irrecist.rules.timepoint.Timepoints``); text columns are Arrow-backed strings."""
     blocks = [_timepoint_columns(block) for crun in run.runs.values() for block in _blocks(crun.scores)]
     if not blocks:
         return pd.DataFrame(columns=TIMEPOINT_COLUMNS)
-    columns: dict[str, Any] = {c: np.concatenate([b[c] for b in blocks]) for c in TIMEPOINT_COLUMNS if c != "reason"}
-    reason = pa.concat_arrays([b["reason"] for b in blocks])
-    columns["reason"] = pd.array(reason, dtype=pd.StringDtype("pyarrow"))
-    return pd.DataFrame(columns)[TIMEPOINT_COLUMNS]
+    columns: dict[str, Any] = {}
+    for name in TIMEPOINT_COLUMNS:
+        parts = [b[name] for b in blocks]
+        if isinstance(parts[0], pa.Array):
+            columns[name] = pd.array(pa.concat_arrays(parts), dtype=TEXT)
+        else:
+            columns[name] = np.concatenate(parts)
+    return pd.DataFrame(columns)
+
+
+def _text_dtype() -> Any:
+    """pandas' own text dtype on Arrow storage: ``str`` in pandas 3 (missing is NaN), ``string[pyarrow]`` in 2."""
+    try:
+        return pd.StringDtype("pyarrow", na_value=np.nan)  # type: ignore[call-arg, unused-ignore]
+    except TypeError:
+        return pd.StringDtype("pyarrow")
+
+
+TEXT = _text_dtype()
+_EPOCH = date(1970, 1, 1)
 
 
 def _blocks(scores: list[SubjectScore]) -> list[list[SubjectScore]]:
@@ -126,25 +144,29 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
     ranges = [s.timepoints.source[2:] for s in scores]
     idx = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
     lengths = np.asarray([b - a for a, b in ranges], dtype=np.int64)
-    base = tps.baseline[idx] if len(idx) else np.zeros(0, dtype=np.int64)
+    owner = pa.array(np.repeat(np.arange(len(scores)), lengths))
+    take = pa.array(idx)
+    base = tps.baseline[idx]
     is_base = idx == np.repeat(np.asarray([a for a, _ in ranges], dtype=np.int64), lengths)
     follow = ~is_base
     burden, nadir = tps.burden[idx], np.where(follow, tps.nadir[idx], NONE)
-    dates = np.asarray([c.a_date[a] for a in idx.tolist()], dtype="datetime64[D]")
-    refs = np.repeat(np.asarray([s.reference_date for s in scores], dtype="datetime64[D]"), lengths)
-    delta = (dates - refs).astype(np.int64)
+    days = c.a_day[idx]
+    refs = np.repeat(np.asarray([(s.reference_date - _EPOCH).days for s in scores], dtype=np.int64), lengths)
+    delta = days - refs
     labels_ = labels(cfg)
-    target_text = np.asarray([_cat(t.value, ir) for t in TARGET_CATEGORIES] + [""], dtype=object)
-    nontarget_text = np.asarray([_cat(t.value, ir) for t in NONTARGET_CATEGORIES] + [""], dtype=object)
-    response_text = np.asarray([labels_[r] for r in RESPONSES] + [""], dtype=object)
+
+    def words(values: list[str], codes: np.ndarray) -> pa.Array:
+        """``values[code]`` for every code, ``""`` for -1."""
+        return pa.array(values + [""], pa.string()).take(pa.array(np.where(codes < 0, len(values), codes)))
+
     no_value = np.full(len(idx), np.nan)
-    idx_l = idx.tolist()
+    empty = pa.scalar("", pa.string())
     return {
-        "subject_id": np.repeat(np.asarray([s.subject_id for s in scores], dtype=object), lengths),
-        "reader": np.repeat(np.asarray([s.reader for s in scores], dtype=object), lengths),
-        "criterion": np.full(len(idx), cfg.name, dtype=object),
-        "timepoint": np.asarray([c.a_label[a] for a in idx_l], dtype=object),
-        "date": dates.astype(str).astype(object),
+        "subject_id": pa.array([s.subject_id for s in scores], pa.string()).take(owner),
+        "reader": pa.array([s.reader for s in scores], pa.string()).take(owner),
+        "criterion": pa.array([cfg.name], pa.string()).take(pa.array(np.zeros(len(idx), dtype=np.int64))),
+        "timepoint": c.a_label_text.take(take),
+        "date": pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.string()),
         "study_day": np.where(delta >= 0, delta + 1, delta),
         "target_sum_mm": _mm_column(tps.target_sum[idx]),
         "new_lesions_mm": _mm_column(tps.new[idx]) if ir else no_value,
@@ -154,11 +176,11 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
         "pct_from_baseline": np.where(follow, _pct_column(burden, base), np.nan),
         "pct_from_nadir": _pct_column(burden, nadir),
         "change_from_nadir_mm": np.where((burden >= 0) & (nadir >= 0), (burden - nadir) / 1000, np.nan),
-        "target_response": target_text[tps.target[idx]],
-        "nontarget_response": nontarget_text[tps.nontarget[idx]],
-        "new_lesions": np.where(follow, np.asarray([tps.new_lesions[a] for a in idx_l], dtype=object), ""),
-        "response": response_text[tps.response[idx]],
-        "pd_status": np.asarray([tps.pd_status[a] for a in idx_l], dtype=object),
+        "target_response": words([_cat(t.value, ir) for t in TARGET_CATEGORIES], tps.target[idx]),
+        "nontarget_response": words([_cat(t.value, ir) for t in NONTARGET_CATEGORIES], tps.nontarget[idx]),
+        "new_lesions": pc.if_else(pa.array(follow), pa.array(tps.new_lesions, pa.string()).take(take), empty),
+        "response": words([labels_[r] for r in RESPONSES], tps.response[idx]),
+        "pd_status": pa.array(tps.pd_status, pa.string()).take(take),
         "reason": tps.reasons.text(idx),
     }
 
