@@ -139,16 +139,21 @@ class Cohort:
 
     def observations(self, start: int, end: int) -> list[Observation]:
         """Observations ``start`` to ``end - 1`` as objects."""
-        lids = [self.l_id[i] for i in self.o_lesion[start:end].tolist()]
+        return self.observations_at(np.arange(start, end, dtype=np.int64))
+
+    def observations_at(self, index: IntArray) -> list[Observation]:
+        """The observations at positions ``index``, as objects."""
+        at = index.tolist()
+        lids = [self.l_id[i] for i in self.o_lesion[index].tolist()]
         cols = (self.o_status, self.o_long, self.o_short, self.o_slice, self.o_row)
-        status, long_, short, slice_, row = (col[start:end].tolist() for col in cols)
+        status, long_, short, slice_, row = (col[index].tolist() for col in cols)
+        merged = [self.o_merged_into[o] for o in at]
+        source = [self.o_source[o] for o in at]
         return [
             Observation(lid, STATUSES[st], None if lu < 0 else lu, None if su < 0 else su, None if tu < 0 else tu,
-                        merged, source, r)
-            for lid, st, lu, su, tu, merged, source, r in zip(
-                lids, status, long_, short, slice_, self.o_merged_into[start:end], self.o_source[start:end], row,
-                strict=True,
-            )
+                        mi, so, r)
+            for lid, st, lu, su, tu, mi, so, r in zip(lids, status, long_, short, slice_, merged, source, row,
+                                                      strict=True)
         ]  # fmt: skip
 
     def record(self, e: int) -> SubjectRecord:

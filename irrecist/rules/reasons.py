@@ -10,6 +10,7 @@ arrays with ``pyarrow.compute``, exactly as ``fmt_mm`` and one-decimal percentag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,9 +20,19 @@ import pyarrow.compute as pc
 from irrecist.cohort import IntArray
 
 
+def _by_distinct(values: IntArray, fmt: Callable[[IntArray], pa.Array]) -> pa.Array:
+    """``fmt(values)``, formatting each distinct value once (burdens, nadirs and percentages repeat a lot)."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return fmt(distinct).take(pa.array(inverse.reshape(-1)))
+
+
 def mm_text(um: IntArray) -> pa.Array:
     """``fmt_mm`` of every (non-negative) value: whole millimetres, a point, then the micrometres without
     trailing zeros (at least one digit): 12000 -> "12.0", 12340 -> "12.34", 5 -> "0.005"."""
+    return _by_distinct(um, _mm_text)
+
+
+def _mm_text(um: IntArray) -> pa.Array:
     whole = pc.cast(pa.array(um // 1000), pa.string())
     part = um % 1000
     digits = pc.utf8_rtrim(pc.utf8_lpad(pc.cast(pa.array(part), pa.string()), 3, "0"), "0")
@@ -31,6 +42,10 @@ def mm_text(um: IntArray) -> pa.Array:
 
 def tenths_text(tenths: IntArray) -> pa.Array:
     """``f"{t / 10:+.1f}"`` of every value given in tenths: 229 -> "+22.9", -5 -> "-0.5", 0 -> "+0.0"."""
+    return _by_distinct(tenths, _tenths_text)
+
+
+def _tenths_text(tenths: IntArray) -> pa.Array:
     sign = pa.array(np.where(tenths >= 0, "+", "-"))
     size = np.abs(tenths)
     whole = pc.cast(pa.array(size // 10), pa.string())

@@ -305,25 +305,28 @@ def _new_lesions(c: Cohort, config: CriterionConfig, members: BaselineMembers) -
     new_o = np.flatnonzero(c.l_role[c.o_lesion] == NEW)
     if not len(new_o):
         return out
-    a_k = c.a_index()
+    a_k = c.a_index().tolist()
+    made = dict(zip(new_o.tolist(), c.observations_at(new_o), strict=True))
     by_entity: dict[int, list[int]] = {}
-    for o in new_o.tolist():
-        by_entity.setdefault(int(c.a_entity[c.o_assessment[o]]), []).append(o)
+    for o, e in zip(new_o.tolist(), c.a_entity[c.o_assessment[new_o]].tolist(), strict=True):
+        by_entity.setdefault(e, []).append(o)
+    o_assessment, o_lesion = c.o_assessment[new_o].tolist(), c.o_lesion[new_o].tolist()
+    where = {o: (a, li) for o, a, li in zip(new_o.tolist(), o_assessment, o_lesion, strict=True)}
     for _e, obs in by_entity.items():
         admitted: list[int] = []
         per_organ: Counter[str] = Counter()
         first_seen: dict[int, date] = {}
         by_a: dict[int, list[int]] = {}
         for o in obs:
-            by_a.setdefault(int(c.o_assessment[o]), []).append(o)
+            by_a.setdefault(where[o][0], []).append(o)
         for a in sorted(by_a):
             present: list[str] = []
             equivocal: list[str] = []
             candidates: list[tuple[date, int, str, int]] = []
             for o in by_a[a]:
-                li = int(c.o_lesion[o])
+                li = where[o][1]
                 lid = c.l_id[li]
-                les, ob = c.lesion(li), c.observation(o)
+                les, ob = c.lesion(li), made[o]
                 if ob.status is Status.EQUIVOCAL:
                     equivocal.append(lid)
                     continue
