@@ -20,6 +20,7 @@ from irrecist.rules.baseline import Baseline, analyse_baselines, fmt_mm
 from irrecist.rules.bor import BorPoint, BorResult, best_overall_response, window
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import CONFIRMED, PENDING, confirm_progression
+from irrecist.rules.reasons import pct_tenths_array
 from irrecist.rules.responses import NonTargetCategory, Response, label
 from irrecist.rules.timepoint import (
     NONTARGET_CATEGORIES,
@@ -28,7 +29,6 @@ from irrecist.rules.timepoint import (
     TimepointSeries,
     is_pd,
     measures,
-    pct_tenths,
     score_timepoints,
 )
 
@@ -117,7 +117,35 @@ def score_cohort(
         problem = problems[e]
         results.append(problem if problem is not None else _score_entity(c, e, baselines[e], tps, v, config))
     tps.response[:] = v.response  # RECIST back-dating may have made an earlier assessment PD
+    _best_changes(c, tps, members.sum_um, results)
     return ScoredCohort(config, c, tps, results)
+
+
+_NO_CHANGE = np.iinfo(np.int64).max
+
+
+def _best_changes(c: Cohort, tps: Timepoints, base_um: IntArray, results: list[SubjectScore | str]) -> None:
+    """Each subject's best percentage change of the burden from baseline: the lowest over its evaluable
+    follow-ups up to the PD date (none without a baseline sum), in tenths rounded as ``pct_tenths``."""
+    n_e = c.n_entities
+    if not n_e or not len(c.a_entity):
+        return
+    pd_day = np.full(n_e, _NO_CHANGE, dtype=np.int64)
+    epoch = date(1970, 1, 1)
+    for e, r in enumerate(results):
+        if not isinstance(r, str) and r.pd_date is not None:
+            pd_day[e] = (r.pd_date - epoch).days
+    a_e = c.a_entity
+    base = base_um[a_e]
+    counted = tps.evaluable & (c.a_index() > 0) & (base > 0) & (c.a_day <= pd_day[a_e])
+    tenths = np.where(counted, pct_tenths_array(np.maximum(tps.burden, 0), base), _NO_CHANGE)
+    starts = c.a_start[:-1]
+    has = np.diff(c.a_start) > 0
+    best = np.full(n_e, _NO_CHANGE, dtype=np.int64)
+    best[has] = np.minimum.reduceat(tenths, starts[has])
+    for e, r in enumerate(results):
+        if not isinstance(r, str) and best[e] != _NO_CHANGE:
+            r.best_pct_change = Decimal(int(best[e])).scaleb(-1)
 
 
 class _Values:
@@ -176,14 +204,6 @@ def _score_entity(
         bor.confirmed = bool(score.pd_confirmed)
     score.bor = bor
     score.qc_flags.extend(bor.flags)
-    base_um = baseline.sum_um
-    if base_um:
-        changes = [
-            pct_tenths(v.burden[a], base_um)
-            for a, d in zip(follow, dates, strict=True)
-            if v.evaluable[a] and (score.pd_date is None or d <= score.pd_date)
-        ]
-        score.best_pct_change = Decimal(min(changes)).scaleb(-1) if changes else None
     if not baseline.targets:
         score.qc_flags.append("no target lesion at baseline: not response-evaluable for ORR")
     return score
