@@ -122,17 +122,17 @@ class Cohort:
         return pa.array(self.a_label, pa.string())
 
     @cached_property
-    def _lesions(self) -> dict[int, Lesion]:
-        return {}
+    def _lesions(self) -> list[Lesion]:
+        x = self.lists
+        roles = [ROLES[r] for r in x.l_role]
+        return [
+            Lesion(*fields)
+            for fields in zip(self.l_id, roles, self.l_organ, self.l_organ_key, x.l_nodal, strict=True)
+        ]
 
     def lesion(self, i: int) -> Lesion:
-        """Lesion ``i`` (made once: lesions are immutable and shared by every criterion's scores)."""
-        les = self._lesions.get(i)
-        if les is None:
-            x = self.lists
-            les = Lesion(self.l_id[i], ROLES[x.l_role[i]], self.l_organ[i], self.l_organ_key[i], x.l_nodal[i])
-            self._lesions[i] = les
-        return les
+        """Lesion ``i`` (all are made together, once: lesions are immutable and shared by every criterion)."""
+        return self._lesions[i]
 
     def observation(self, o: int) -> Observation:
         return self.observations(o, o + 1)[0]

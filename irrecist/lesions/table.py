@@ -51,7 +51,8 @@ quote at the end of the cell."""
 
 _BLANKISH = re.compile(rb"(?m)^[ \t\f\v]+\r?$")
 _BLANK_STARTS = (b" ", b"\t", b"\f", b"\v")
-"""What a line of spaces or tabs starts with: a cheap search first, the expression only when one is found."""
+_BLANK_START = re.compile(rb"\n[ \t\f\v]")
+"""What a line of spaces or tabs starts with: a cheap search first, the full expression only when found."""
 
 
 def _read_text_arrow(path: Path, sep: str) -> pd.DataFrame | None:
@@ -66,7 +67,7 @@ def _read_text_arrow(path: Path, sep: str) -> pd.DataFrame | None:
         data = path.read_bytes()
         if b'"' in data and b'"' in _QUOTED[sep].sub(b"", data):
             return None  # a quote outside a well-formed quoted cell: the two parsers differ there
-        starts_blank = data[:1] in _BLANK_STARTS or any(b"\n" + c in data for c in _BLANK_STARTS)
+        starts_blank = data[:1] in _BLANK_STARTS or _BLANK_START.search(data) is not None
         if starts_blank and _BLANKISH.search(data):
             return None  # a line of spaces or tabs only: pandas skips it as blank, pyarrow reads a cell
         first = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8")
