@@ -107,17 +107,18 @@ def main() -> None:
         floor = min(floor_seconds(path) for _ in range(args.repeat))
         score = min(score_seconds(path, Path(tmp) / "out") for _ in range(args.repeat))
         report = min(report_seconds(Path(tmp) / "out") for _ in range(args.repeat))
-        phases = phase_seconds(path, Path(tmp) / "phases")
+        runs = [phase_seconds(path, Path(tmp) / f"phases{i}") for i in range(args.repeat)]
+        phases = {k: min(r[k] for r in runs) for k in runs[0]}
         peak_mb = cli_peak_mb(path, Path(tmp) / "cli")
     print(f"rows={len(df)} subjects={args.subjects}")
-    print(f"floor (read_csv + group-sum): {floor:.2f} s")
+    print(f"floor (read_csv + group-sum): {floor:.3f} s")
     print(f"irrecist score (read, validate, score, write): {score:.2f} s")
     print(f"ratio: {score / floor:.1f}x")
     print(f"peak RSS of `irrecist score` (child process, report included): {peak_mb:.0f} MB")
     print(f"plots + report.html from the run folder: {report:.2f} s ({report / floor:.1f}x the floor)")
     core = phases["score"] + phases["core tables"]
     print(
-        "phases (one more run): "
+        f"phases (min of {args.repeat} more runs each): "
         + ", ".join(f"{k} {v:.2f} s ({v / floor:.1f}x)" for k, v in phases.items())
         + f"; issue 2 scope (score + core tables) {core:.2f} s = {core / floor:.1f}x the floor"
     )
