@@ -139,16 +139,17 @@ class Cohort:
 
     def observations(self, start: int, end: int) -> list[Observation]:
         """Observations ``start`` to ``end - 1`` as objects."""
-        return self.observations_at(np.arange(start, end, dtype=np.int64))
+        return self._observations(slice(start, end), self.o_merged_into[start:end], self.o_source[start:end])
 
     def observations_at(self, index: IntArray) -> list[Observation]:
         """The observations at positions ``index``, as objects."""
         at = index.tolist()
+        return self._observations(index, [self.o_merged_into[o] for o in at], [self.o_source[o] for o in at])
+
+    def _observations(self, index: IntArray | slice, merged: list[str | None], source: list[str]) -> list[Observation]:
         lids = [self.l_id[i] for i in self.o_lesion[index].tolist()]
         cols = (self.o_status, self.o_long, self.o_short, self.o_slice, self.o_row)
         status, long_, short, slice_, row = (col[index].tolist() for col in cols)
-        merged = [self.o_merged_into[o] for o in at]
-        source = [self.o_source[o] for o in at]
         return [
             Observation(lid, STATUSES[st], None if lu < 0 else lu, None if su < 0 else su, None if tu < 0 else tu,
                         mi, so, r)
@@ -160,9 +161,12 @@ class Cohort:
         """Entity ``e`` as a ``SubjectRecord`` (equal to the record it was built from)."""
         x = self.lists
         lesions = {self.l_id[i]: self.lesion(i) for i in range(x.l_start[e], x.l_start[e + 1])}
+        first, last = x.a_start[e], x.a_start[e + 1]
+        made = self.observations(x.o_start[first], x.o_start[last])  # the entity's observations, in one go
+        base = x.o_start[first]
         assessments = []
-        for a in range(x.a_start[e], x.a_start[e + 1]):
-            obs = {ob.lesion_id: ob for ob in self.observations(x.o_start[a], x.o_start[a + 1])}
+        for a in range(first, last):
+            obs = {ob.lesion_id: ob for ob in made[x.o_start[a] - base : x.o_start[a + 1] - base]}
             assessments.append(Assessment(self.a_label[a], self.a_date[a], obs, self.a_source[a]))
         return SubjectRecord(
             self.subject_id[e], self.reader[e], lesions, assessments, self.info[e], list(self.warnings[e])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -80,10 +81,15 @@ class Reasons:
         """Append a later pass's reason to assessment ``a``."""
         self.later.setdefault(a, []).append(text)
 
+    @cached_property
+    def _texts(self) -> tuple[list[str | None], list[str | None]]:
+        return self.lead.to_pylist(), self.call.to_pylist()
+
     def of(self, a: int) -> list[str]:
         """Assessment ``a``'s reasons, in order."""
         out: list[str] = []
-        lead, call = self.lead[a].as_py(), self.call[a].as_py()
+        leads, calls = self._texts
+        lead, call = leads[a], calls[a]
         if lead is not None:
             out.append(lead)
         out.extend(self.rules.get(a, ()))

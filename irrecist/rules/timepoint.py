@@ -213,27 +213,36 @@ class Timepoints:
     admitted: list[list[str]]
     pd_status: list[str]  # written by the confirmation pass (``subject._confirm``)
 
-    def result(self, c: Cohort, a: int, is_baseline: bool) -> TimepointResult:
-        """Assessment ``a`` as a ``TimepointResult``."""
-
-        def um(x: np.int64) -> int | None:
-            return None if x < 0 else int(x)
-
-        if is_baseline:
-            return TimepointResult(
-                c.a_label[a], c.a_date[a], True, um(self.target_sum[a]), um(self.new[a]), um(self.burden[a]),
-                int(self.baseline[a]), None, "", None, None, "no", None, "", True, False, self.reasons.of(a), [],
-            )  # fmt: skip
-        nadir_at = int(self.nadir_at[a])
-        nt = NONTARGET_CATEGORIES[self.nontarget[a]]
-        return TimepointResult(
-            c.a_label[a], c.a_date[a], False, um(self.target_sum[a]), um(self.new[a]), um(self.burden[a]),
-            int(self.baseline[a]), int(self.nadir[a]), "baseline" if nadir_at == c.a_start[c.a_entity[a]] else
-            c.a_label[nadir_at], TARGET_CATEGORIES[self.target[a]], nt, self.new_lesions[a],
-            RESPONSES[self.response[a]], self.pd_status[a], bool(self.evaluable[a]), nt is NonTargetCategory.PD,
-            self.reasons.of(a),
-            self.admitted[a],
+    def results(self, c: Cohort, start: int, end: int) -> list[TimepointResult]:
+        """Assessments ``start`` to ``end - 1`` of one entity (``start`` is its baseline) as objects."""
+        r = slice(start, end)
+        tsum, new, burden, base, nadir, nadir_at, target, nontarget, response, evaluable = (
+            arr[r].tolist()
+            for arr in (self.target_sum, self.new, self.burden, self.baseline, self.nadir, self.nadir_at,
+                        self.target, self.nontarget, self.response, self.evaluable)
         )  # fmt: skip
+
+        def um(x: int) -> int | None:
+            return None if x < 0 else x
+
+        out = [
+            TimepointResult(
+                c.a_label[start], c.a_date[start], True, um(tsum[0]), um(new[0]), um(burden[0]), base[0], None, "",
+                None, None, "no", None, "", True, False, self.reasons.of(start), [],
+            )
+        ]  # fmt: skip
+        for i in range(1, end - start):
+            a = start + i
+            nt = NONTARGET_CATEGORIES[nontarget[i]]
+            out.append(
+                TimepointResult(
+                    c.a_label[a], c.a_date[a], False, um(tsum[i]), um(new[i]), um(burden[i]), base[i], nadir[i],
+                    "baseline" if nadir_at[i] == start else c.a_label[nadir_at[i]], TARGET_CATEGORIES[target[i]],
+                    nt, self.new_lesions[a], RESPONSES[response[i]], self.pd_status[a], evaluable[i],
+                    nt is NonTargetCategory.PD, self.reasons.of(a), self.admitted[a],
+                )
+            )  # fmt: skip
+        return out
 
 
 class TimepointSeries(Sequence[TimepointResult]):
@@ -251,8 +260,7 @@ class TimepointSeries(Sequence[TimepointResult]):
 
     def _all(self) -> list[TimepointResult]:
         if self._items is None:
-            c, tps, start = self._c, self._tps, self._start
-            self._items = [tps.result(c, a, a == start) for a in range(start, self._end)]
+            self._items = self._tps.results(self._c, self._start, self._end)
         return self._items
 
     def __len__(self) -> int:
