@@ -67,24 +67,19 @@ def _num(d: Any) -> float | None:
     return None if d is None else float(d)
 
 
-def subject_row(s: SubjectScore) -> dict[str, Any]:
+def subject_row(s: SubjectScore) -> tuple[Any, ...]:
+    """One row of subjects.csv, in ``SUBJECT_COLUMNS`` order."""
     cfg = s.config
     b = s.baseline
     confirmed = s.bor.confirmed if s.bor.bor in (Response.CR, Response.PR, Response.PD) else None
-    return {
-        "subject_id": s.subject_id, "reader": s.reader, "criterion": cfg.name,
-        "baseline_eligible": _bool(b.eligible), "ineligible_lesions": ";".join(b.ineligible_lesions),
-        "measurable_disease": _bool(b.measurable_disease), "baseline_mm": _mm(b.sum_um),
-        "bor": label(s.bor.bor, cfg), "bor_confirmed": _bool(confirmed),
-        "bor_date": s.bor.date.isoformat() if s.bor.date else "",
-        "first_response_date": s.first_response_date.isoformat() if s.first_response_date else "",
-        "pd_date": s.pd_date.isoformat() if s.pd_date else "",
-        "pd_confirmed": _bool(s.pd_confirmed if s.pd_date else None),
-        "duration_of_response_days": s.duration_of_response_days,
-        "best_pct_change": _num(s.best_pct_change),
-        "assessments": len(s.timepoints),
-        "qc_flags": " | ".join(s.qc_flags),
-    }  # fmt: skip
+    return (
+        s.subject_id, s.reader, cfg.name, _bool(b.eligible), ";".join(b.ineligible_lesions),
+        _bool(b.measurable_disease), _mm(b.sum_um), label(s.bor.bor, cfg), _bool(confirmed),
+        s.bor.date.isoformat() if s.bor.date else "",
+        s.first_response_date.isoformat() if s.first_response_date else "",
+        s.pd_date.isoformat() if s.pd_date else "", _bool(s.pd_confirmed if s.pd_date else None),
+        s.duration_of_response_days, _num(s.best_pct_change), len(s.timepoints), " | ".join(s.qc_flags),
+    )  # fmt: skip
 
 
 def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
@@ -187,7 +182,7 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
 
 def subjects_frame(run: ScoreRun) -> pd.DataFrame:
     rows = [subject_row(s) for crun in run.runs.values() for s in crun.scores]
-    return pd.DataFrame(rows, columns=SUBJECT_COLUMNS)
+    return pd.DataFrame.from_records(rows, columns=SUBJECT_COLUMNS)
 
 
 def errors_frame(run: ScoreRun) -> pd.DataFrame:
