@@ -1,7 +1,8 @@
-"""Score one subject: baseline, every assessment, irPD confirmation, BOR and the subject's dates.
+"""Score subjects: baseline, every assessment, irPD confirmation, BOR and each subject's dates.
 
-decisions.md sections 2 to 5. Pure: takes a ``SubjectRecord`` and a ``CriterionConfig``, returns a
-``SubjectScore``; never touches files.
+decisions.md sections 2 to 5. ``score_cohort`` scores every subject of a ``Cohort`` (the timepoint engine for
+all at once, then confirmation and BOR per subject); ``score_subject`` scores one ``SubjectRecord`` as a
+cohort of one. Pure: never touches files.
 """
 
 from __future__ import annotations
