@@ -19,8 +19,6 @@ process, whatever ran the readers), from that image's header when it is among th
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 import warnings
 from collections import Counter
@@ -36,6 +34,7 @@ from pydicom.uid import UID
 from irrecist.columns import LESION_COLUMNS
 from irrecist.dicomio import dcmread
 from irrecist.errors import InputError, Level, Problem
+from irrecist.files import write_csv
 from irrecist.identity import LesionMap, assign_lesion_ids, is_lesion_map, organ_conflicts, read_lesion_map
 from irrecist.index import (
     STUDY_COLUMNS,
@@ -597,18 +596,6 @@ def _attach_lines(result: ReadResult) -> None:
 # ------------------------------------------------------------------------------------------- writing
 
 
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    """Write to a temporary name in the same folder, then ``os.replace`` it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        df.to_csv(tmp, index=False, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_extraction(ex: Extraction, out_dir: Path) -> dict[str, Path]:
     """Write ``lesions.csv``, ``studies.csv``, ``issues.csv`` and ``lines.csv`` (the measured lines, for key
     images; header only when no reader gave geometry) into ``out_dir``; returns their paths."""
@@ -622,7 +609,7 @@ def write_extraction(ex: Extraction, out_dir: Path) -> dict[str, Path]:
         ("lines", ex.lines_frame()),
     ):
         path = out_dir / f"{name}.csv"
-        _atomic_csv(df, path)
+        write_csv(df, path)
         written[name] = path
     return written
 

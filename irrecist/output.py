@@ -8,9 +8,6 @@ renamed when complete, so an interrupted run never leaves a half-written table t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,9 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from irrecist.cohort import NONE
-from irrecist.csvio import csv_bytes
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
+from irrecist.files import atomic_write, write_csv
 from irrecist.rules.reasons import pct_tenths_array
 from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
@@ -201,34 +198,6 @@ def summary(
     out["errors"] = sum(1 for p in run.problems if p.level.value == "error")
     out["warnings"] = sum(1 for p in run.problems if p.level.value == "warning")
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``. The file gets the
-    permissions of a normally created file (``mkstemp`` would leave it readable by its owner only)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """``df.to_csv(path, index=False, lineterminator="\n")``, byte for byte, built column-wise
-    (``irrecist.csvio``), written atomically."""
-    data = csv_bytes(df)
-    atomic_write(path, lambda p: p.write_bytes(data))
 
 
 def write_run(

@@ -12,6 +12,7 @@ import pytest
 from irrecist_cli.main import main
 from tests.helpers import START, frame, series
 
+DEMO = Path(__file__).resolve().parent.parent / "test_images"
 HEADER = "subject_id,timepoint,date,lesion_id,role,organ,nodal,long_axis_mm,short_axis_mm,status\n"
 
 
@@ -244,6 +245,22 @@ def test_outputs_get_normal_file_permissions(table: Path, tmp_path: Path, capsys
     finally:
         os.umask(old)
     for name in ("timepoints.csv", "subjects.csv", "summary.json", "errors.csv", "cdisc/tr.csv"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
+
+
+def test_extract_outputs_get_normal_file_permissions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``extract`` writes atomically too, and its tables are readable by others as normally created files
+    are (they were left at mkstemp's 0600)."""
+    import os
+    import stat
+
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        assert run(["extract", str(DEMO / "DEMO-001"), "--out", str(out)], capsys)[0] == 0
+    finally:
+        os.umask(old)
+    for name in ("lesions.csv", "studies.csv", "issues.csv", "lines.csv"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o644, name
 
 
