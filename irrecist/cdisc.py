@@ -34,8 +34,9 @@ import pandas as pd
 
 from irrecist.endpoints import is_responder
 from irrecist.errors import ConfigError
+from irrecist.files import atomic_write, write_csv
 from irrecist.model import Lesion, Observation, Role, Status, SubjectRecord
-from irrecist.output import atomic_write, category_label, errors_frame, subjects_frame, timepoints_frame, write_csv
+from irrecist.output import category_label, errors_frame, subjects_frame, timepoints_frame
 from irrecist.rules.baseline import fmt_mm, lesion_measure_um
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.responses import Response, label

@@ -39,6 +39,8 @@ S_PRESENT, S_ABSENT, S_TOO_SMALL, S_NOT_EVALUATED, S_UNEQUIVOCAL, S_EQUIVOCAL, S
 )
 NONE = -1
 """A length that was not recorded."""
+EPOCH = date(1970, 1, 1)
+"""Day 0 of ``Cohort.a_day``."""
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -97,7 +99,16 @@ class Cohort:
 
     def a_index(self) -> IntArray:
         """Position of every assessment within its entity (0 = baseline)."""
+        return self._a_index
+
+    @cached_property
+    def _a_index(self) -> IntArray:
         return np.arange(len(self.a_entity), dtype=np.int64) - self.a_start[self.a_entity]
+
+    @cached_property
+    def o_at_baseline(self) -> BoolArray:
+        """Which observations belong to their entity's first assessment (the baseline)."""
+        return self._a_index[self.o_assessment] == 0
 
     @cached_property
     def lists(self) -> CohortLists:
@@ -112,8 +123,7 @@ class Cohort:
     @cached_property
     def a_day(self) -> IntArray:
         """Every assessment's date as days since 1970-01-01."""
-        epoch = date(1970, 1, 1)
-        day = {d: (d - epoch).days for d in set(self.a_date)}
+        day = {d: (d - EPOCH).days for d in set(self.a_date)}
         return np.asarray([day[d] for d in self.a_date], dtype=np.int64)
 
     @cached_property

@@ -8,7 +8,6 @@ renamed when complete, so an interrupted run never leaves a half-written table t
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irrecist.cohort import NONE
+from irrecist.cohort import EPOCH, NONE
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.files import atomic_write, write_csv
@@ -104,7 +103,6 @@ def _text_dtype() -> Any:
 
 
 TEXT = _text_dtype()
-_EPOCH = date(1970, 1, 1)
 
 
 def _blocks(scores: list[SubjectScore]) -> list[list[SubjectScore]]:
@@ -143,7 +141,7 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
     follow = ~is_base
     burden, nadir = tps.burden[idx], np.where(follow, tps.nadir[idx], NONE)
     days = c.a_day[idx]
-    refs = np.repeat(np.asarray([(s.reference_date - _EPOCH).days for s in scores], dtype=np.int64), lengths)
+    refs = np.repeat(np.asarray([(s.reference_date - EPOCH).days for s in scores], dtype=np.int64), lengths)
     delta = days - refs
     labels_ = labels(cfg)
 

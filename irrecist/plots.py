@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from irrecist import __version__
-from irrecist.output import atomic_write
+from irrecist.files import atomic_write
 from irrecist.results import BOR_KEYS, BURDEN_NAMES, CRITERION_NAMES, Entity, RunResults, number, response_key
 
 PLOT_KINDS = ("waterfall", "spider", "swimmer")

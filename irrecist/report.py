@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from irrecist import __version__
+from irrecist.files import atomic_write
 from irrecist.keyimages import CSS as KEY_IMAGE_CSS
 from irrecist.keyimages import KeyImages, parse_lines
-from irrecist.output import atomic_write
 from irrecist.plots import COLOURS, PLOT_KINDS, plot_path, write_plots
 from irrecist.results import (
     BURDEN_NAMES,

@@ -165,8 +165,7 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
     need QC messages) go through ``analyse_baseline`` itself. ``sum_um``: the baseline sums per entity."""
     x = c.lists
     n_e = c.n_entities
-    first = c.a_start[:-1][c.a_entity[c.o_assessment]] == c.o_assessment
-    base_o = np.flatnonzero(first)
+    base_o = np.flatnonzero(c.o_at_baseline)
     ent = c.a_entity[c.o_assessment[base_o]]
     les = c.o_lesion[base_o]
     role = c.l_role[les]

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from irrecist.cohort import NEW, S_EQUIVOCAL, TARGET, Cohort, IntArray, from_records
+from irrecist.cohort import EPOCH, NEW, S_EQUIVOCAL, TARGET, Cohort, IntArray, from_records
 from irrecist.errors import InputError
 from irrecist.model import SubjectRecord
 from irrecist.rules.baseline import Baseline, analyse_baselines, fmt_mm
@@ -75,9 +75,8 @@ def baseline_problems(c: Cohort, m: IntArray) -> list[str | None]:
     """Why each entity cannot be scored, or None: no assessment, a lesion with role 'new' at baseline, or a
     target without its measure at baseline (the first such observation in baseline order)."""
     out: list[str | None] = ["no assessment" if n == 0 else None for n in np.diff(c.a_start).tolist()]
-    first = c.a_start[:-1][c.a_entity[c.o_assessment]] == c.o_assessment
     role = c.l_role[c.o_lesion]
-    bad = first & ((role == NEW) | ((role == TARGET) & (m < 0)))
+    bad = c.o_at_baseline & ((role == NEW) | ((role == TARGET) & (m < 0)))
     for o in np.flatnonzero(bad).tolist():
         e = int(c.a_entity[c.o_assessment[o]])
         if out[e] is not None:
@@ -109,8 +108,9 @@ def score_cohort(
     """Score every entity of a cohort (decisions.md 2 to 5): the timepoint engine for all at once, then per
     entity the baseline analysis, irPD confirmation, BOR and dates. ``each`` wraps the loop over entities
     (the command line passes a progress bar)."""
-    tps, members = score_timepoints(c, config)
-    problems = baseline_problems(c, measures(c, config))
+    m = measures(c, config)
+    tps, members = score_timepoints(c, config, m)
+    problems = baseline_problems(c, m)
     v = _Values(tps)
     baselines = analyse_baselines(c, members.sum_um, config)
     results: list[SubjectScore | str] = []
@@ -132,10 +132,9 @@ def _best_changes(c: Cohort, tps: Timepoints, base_um: IntArray, results: list[S
     if not n_e or not len(c.a_entity):
         return
     pd_day = np.full(n_e, _NO_CHANGE, dtype=np.int64)
-    epoch = date(1970, 1, 1)
     for e, r in enumerate(results):
         if not isinstance(r, str) and r.pd_date is not None:
-            pd_day[e] = (r.pd_date - epoch).days
+            pd_day[e] = (r.pd_date - EPOCH).days
     a_e = c.a_entity
     base = base_um[a_e]
     counted = tps.evaluable & (c.a_index() > 0) & (base > 0) & (c.a_day <= pd_day[a_e])

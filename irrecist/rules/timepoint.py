@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from fractions import Fraction
 from typing import overload
 
@@ -44,7 +43,7 @@ from irrecist.model import Lesion, Observation, Status
 from irrecist.rules.baseline import measurability_problem
 from irrecist.rules.config import CriterionConfig, mm_to_um
 from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text
-from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, label, labels, overall_response
+from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, labels, overall_response
 
 TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
 NONTARGET_CATEGORIES: tuple[NonTargetCategory, ...] = tuple(NonTargetCategory)
@@ -79,12 +78,6 @@ class TimepointResult:
     reasons: list[str] = field(default_factory=list)
     admitted: list[str] = field(default_factory=list)
 
-    def pct(self, reference_um: int | None) -> Decimal | None:
-        """Percent change of the burden from ``reference_um``, rounded half up to 0.1 (exact integers)."""
-        if self.burden_um is None or not reference_um:
-            return None
-        return Decimal(pct_tenths(self.burden_um, reference_um)).scaleb(-1)
-
 
 def pct_tenths(value_um: int, reference_um: int) -> int:
     """(value - reference) / reference in tenths of a percent, rounded half away from zero, exactly."""
@@ -95,11 +88,17 @@ def pct_tenths(value_um: int, reference_um: int) -> int:
     return q if num >= 0 else -q
 
 
+def _pd_terms(config: CriterionConfig) -> tuple[int, int, int]:
+    """RECIST 1.1 section 4.3.1 as integers: PD when burden x ``b`` >= nadir x ``n`` (>= +pd_min_increase_pct %,
+    the percentage as an exact fraction) and burden - nadir >= ``mm`` micrometres (pd_min_increase_mm)."""
+    pct = Fraction(config.pd_min_increase_pct)
+    return 100 * pct.denominator, 100 * pct.denominator + pct.numerator, mm_to_um(config.pd_min_increase_mm)
+
+
 def is_pd(burden_um: int, nadir_um: int, config: CriterionConfig) -> bool:
     """RECIST 1.1 section 4.3.1: >= +20 % over the nadir and >= +5 mm; inclusive, exact."""
-    return burden_um * 100 >= nadir_um * (100 + config.pd_min_increase_pct) and (
-        burden_um - nadir_um >= mm_to_um(config.pd_min_increase_mm)
-    )
+    b, n, mm = _pd_terms(config)
+    return burden_um * b >= nadir_um * n and burden_um - nadir_um >= mm
 
 
 def _times_ge(x: IntArray, x_mul: int, y: IntArray, y_mul: int) -> BoolArray:
@@ -114,9 +113,8 @@ def _times_ge(x: IntArray, x_mul: int, y: IntArray, y_mul: int) -> BoolArray:
 def pd_mask(burden: IntArray, nadir: IntArray, config: CriterionConfig) -> BoolArray:
     """``is_pd`` for arrays: RECIST 1.1 section 4.3.1, >= +``pd_min_increase_pct`` % over the nadir and
     >= +``pd_min_increase_mm``; inclusive, exact (the percentage as a fraction)."""
-    pct = Fraction(config.pd_min_increase_pct)
-    up = _times_ge(burden, 100 * pct.denominator, nadir, 100 * pct.denominator + pct.numerator)
-    return up & (burden - nadir >= mm_to_um(config.pd_min_increase_mm))
+    b, n, mm = _pd_terms(config)
+    return _times_ge(burden, b, nadir, n) & (burden - nadir >= mm)
 
 
 def pr_mask(burden: IntArray, baseline: IntArray, config: CriterionConfig) -> BoolArray:
@@ -171,7 +169,7 @@ class BaselineMembers:
 
 def baseline_members(c: Cohort, m: IntArray) -> BaselineMembers:
     n_e, n_l = c.n_entities, len(c.l_id)
-    first = c.a_start[:-1][c.a_entity[c.o_assessment]] == c.o_assessment
+    first = c.o_at_baseline
     role = c.l_role[c.o_lesion]
     is_target = np.zeros(n_l, dtype=bool)
     is_nontarget = np.zeros(n_l, dtype=bool)
@@ -389,12 +387,15 @@ def _response_table(config: CriterionConfig) -> IntArray:
     return table
 
 
-def score_timepoints(c: Cohort, config: CriterionConfig) -> tuple[Timepoints, BaselineMembers]:
+def score_timepoints(
+    c: Cohort, config: CriterionConfig, m: IntArray | None = None
+) -> tuple[Timepoints, BaselineMembers]:
     """Walk every entity's assessments in date order (decisions.md 3 and 4). The baseline must be valid
-    (no new lesion, every target measured: ``subject.baseline_problem``); entities that are not are scored
-    too, and their results are to be ignored."""
+    (no new lesion, every target measured: ``subject.baseline_problems``); entities that are not are scored
+    too, and their results are to be ignored. ``m``: the ``measures`` when the caller has them already."""
     n_a, n_e = len(c.a_date), c.n_entities
-    m = measures(c, config)
+    if m is None:
+        m = measures(c, config)
     mem = baseline_members(c, m)
     new = _new_lesions(c, config, mem)
     o_a, o_l = c.o_assessment, c.o_lesion
@@ -547,7 +548,7 @@ def _reasons(
     applied, and the call (``irrecist.rules.reasons``)."""
     word = "TMTB" if config.new_lesions_in_burden else "SOD"
     a_e = c.a_entity
-    is_base = c.a_start[:-1][a_e] == np.arange(len(a_e))
+    is_base = c.a_index() == 0
     burden, nadir, base = out.burden, out.nadir, out.baseline
     t_none = _T[TargetCategory.NONE]
     # the numbers
@@ -635,5 +636,3 @@ def _nontargets(c: Cohort, mem: BaselineMembers, a: int, which: str) -> list[str
         return [c.l_id[li] for li in nts if status.get(li) == S_UNEQUIVOCAL]
     return [c.l_id[li] for li in nts if status.get(li, S_NOT_EVALUATED) == S_NOT_EVALUATED]
 
-
-__all__ = ["TimepointResult", "TimepointSeries", "Timepoints", "is_pd", "label", "pct_tenths", "score_timepoints"]
