@@ -20,7 +20,7 @@ from irrecist.cohort import EPOCH, NONE
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.files import atomic_write, write_csv
-from irrecist.rules.reasons import pct_tenths_array
+from irrecist.rules.reasons import pct_tenths_array, words
 from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
 from irrecist.rules.timepoint import NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
@@ -144,10 +144,6 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
     refs = np.repeat(np.asarray([(s.reference_date - EPOCH).days for s in scores], dtype=np.int64), lengths)
     delta = days - refs
     labels_ = labels(cfg)
-
-    def words(values: list[str], codes: np.ndarray) -> pa.Array:
-        """``values[code]`` for every code, ``""`` for -1."""
-        return pa.array(values + [""], pa.string()).take(pa.array(np.where(codes < 0, len(values), codes)))
 
     no_value = np.full(len(idx), np.nan)
     empty = pa.scalar("", pa.string())

@@ -63,6 +63,11 @@ def pct_tenths_array(value: IntArray, reference: IntArray) -> IntArray:
     return np.where(num >= 0, q, -q)
 
 
+def words(values: list[str], codes: IntArray) -> pa.Array:
+    """``values[code]`` for every code, ``""`` for -1 (a baseline has no category or response)."""
+    return pa.array(values + [""], pa.string()).take(pa.array(np.where(codes < 0, len(values), codes)))
+
+
 def concat(*parts: pa.Array | str) -> pa.Array:
     """Strings joined piece by piece (a null piece makes the result null)."""
     return pc.binary_join_element_wise(*parts, "")

@@ -157,7 +157,6 @@ class _Values:
         self.burden: list[int] = tps.burden.tolist()
         self.nadir: list[int] = tps.nadir.tolist()
         self.nontarget: list[int] = tps.nontarget.tolist()
-        self.evaluable: list[bool] = tps.evaluable.tolist()
         self.pd_status = tps.pd_status
         self.reasons = tps.reasons
 

@@ -42,7 +42,7 @@ from irrecist.cohort import (
 from irrecist.model import Lesion, Observation, Status
 from irrecist.rules.baseline import measurability_problem
 from irrecist.rules.config import CriterionConfig, mm_to_um
-from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text
+from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text, words
 from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, labels, overall_response
 
 TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
@@ -574,15 +574,11 @@ def _reasons(
     )
     # the call
     labels_ = labels(config)
-    target_words = pa.array([t.value for t in TARGET_CATEGORIES] + [""])
-    nontarget_words = pa.array([t.value for t in NONTARGET_CATEGORIES] + [""])
-    response_words = pa.array([labels_[r] for r in RESPONSES] + [""])
-    def words(table: pa.Array, codes: IntArray) -> pa.Array:
-        return table.take(pa.array(np.where(codes < 0, len(table) - 1, codes)))  # -1 (baseline): ""
-
     call = concat(
-        "target ", words(target_words, out.target), ", non-target ", words(nontarget_words, out.nontarget),
-        ", new lesions ", pa.array(out.new_lesions, pa.string()), ": ", words(response_words, out.response),
+        "target ", words([t.value for t in TARGET_CATEGORIES], out.target),
+        ", non-target ", words([t.value for t in NONTARGET_CATEGORIES], out.nontarget),
+        ", new lesions ", pa.array(out.new_lesions, pa.string()),
+        ": ", words([labels_[r] for r in RESPONSES], out.response),
     )  # fmt: skip
     call = pc.if_else(pa.array(is_base), pa.scalar(None, pa.string()), call)
     # the rules that applied (few assessments)
