@@ -14,13 +14,22 @@ from decimal import Decimal
 
 import numpy as np
 
-from irrecist.cohort import EPOCH, NEW, S_EQUIVOCAL, TARGET, Cohort, IntArray, from_records
+from irrecist.cohort import EPOCH, NEW, S_EQUIVOCAL, TARGET, BoolArray, Cohort, IntArray, from_records
 from irrecist.errors import InputError
 from irrecist.model import SubjectRecord
 from irrecist.rules.baseline import Baseline, analyse_baselines, fmt_mm
-from irrecist.rules.bor import BorPoint, BorResult, best_overall_response, window
+from irrecist.rules.bor import (
+    CODES,
+    NO_DAY,
+    BorPoints,
+    BorResult,
+    best_overall_responses,
+    day_of,
+    first_where,
+    window_mask,
+)
 from irrecist.rules.config import CriterionConfig
-from irrecist.rules.confirmation import CONFIRMED, PENDING, confirm_progression
+from irrecist.rules.confirmation import CONFIRMED, PENDING, STATUSES, UNCONFIRMED, PdArrays, confirm_progressions
 from irrecist.rules.reasons import pct_tenths_array
 from irrecist.rules.responses import NonTargetCategory, Response, label
 from irrecist.rules.timepoint import (
@@ -28,8 +37,8 @@ from irrecist.rules.timepoint import (
     RESPONSES,
     Timepoints,
     TimepointSeries,
-    is_pd,
     measures,
+    pd_mask,
     score_timepoints,
 )
 
@@ -102,24 +111,95 @@ class ScoredCohort:
     results: list[SubjectScore | str]
 
 
-def score_cohort(
-    c: Cohort, config: CriterionConfig, each: Callable[[range], Iterable[int]] = iter
-) -> ScoredCohort:
-    """Score every entity of a cohort (decisions.md 2 to 5): the timepoint engine for all at once, then per
-    entity the baseline analysis, irPD confirmation, BOR and dates. ``each`` wraps the loop over entities
-    (the command line passes a progress bar)."""
+def score_cohort(c: Cohort, config: CriterionConfig, each: Callable[[range], Iterable[int]] = iter) -> ScoredCohort:
+    """Score every entity of a cohort (decisions.md 2 to 5): the timepoint engine, irPD confirmation and BOR
+    for all at once, then per entity its ``SubjectScore``. ``each`` wraps the loop over entities (the
+    command line passes a progress bar)."""
     m = measures(c, config)
     tps, members = score_timepoints(c, config, m)
     problems = baseline_problems(c, m)
-    v = _Values(tps)
     baselines = analyse_baselines(c, members.sum_um, config)
+    f = _FollowUps(c, problems)
+    if config.pd_requires_confirmation:
+        episodes = _confirm(c, tps, f, config)
+        skip, pd_pos = episodes.status == _UNCONFIRMED, episodes.pd_index
+        pd_confirmed = episodes.confirmed
+    else:
+        skip, pd_pos = np.zeros(len(f.a), dtype=bool), first_where(tps.response[f.a] == _PD, f.start)
+        pd_pos = _backdate_equivocal(c, tps, f, pd_pos)
+        pd_confirmed = np.zeros(c.n_entities, dtype=bool)
+    pd_day = np.full(c.n_entities, NO_DAY, dtype=np.int64)
+    pd_day[pd_pos >= 0] = c.a_day[f.a[pd_pos[pd_pos >= 0]]]
+    points = BorPoints(f.start, tps.response[f.a], f.days, np.ones(len(f.a), dtype=bool), c.a_day[f.a], skip)
+    inside, where = points.subset(window_mask(points, config, pd_day, f.new_therapy_day, f.data_cut_day))
+    has_target = np.array([bool(b.targets) for b in baselines], dtype=bool)
+    inside_a = f.a[where]
+    bor = best_overall_responses(inside, config, has_target, [c.a_date[a] for a in inside_a.tolist()])
+    x = c.lists
     results: list[SubjectScore | str] = []
+    starts, a_date = f.start.tolist(), c.a_date
+    pd_list, pd_confirmed_list = pd_pos.tolist(), pd_confirmed.tolist()
+    codes, index, confirmed, first = (arr.tolist() for arr in (bor.bor, bor.index, bor.confirmed, bor.first_response))
+    a_of_point, a_inside, p_of_inside = f.a.tolist(), inside_a.tolist(), where.tolist()
     for e in each(range(c.n_entities)):
         problem = problems[e]
-        results.append(problem if problem is not None else _score_entity(c, e, baselines[e], tps, v, config))
-    tps.response[:] = v.response  # RECIST back-dating may have made an earlier assessment PD
+        if problem is not None:
+            results.append(problem)
+            continue
+        baseline, info = baselines[e], c.info[e]
+        start, end = x.a_start[e], x.a_start[e + 1]
+        i = index[e]
+        result = BorResult(
+            CODES[codes[e]],
+            a_date[a_inside[i]] if i >= 0 else None,
+            p_of_inside[i] - starts[e] if i >= 0 else None,
+            None if confirmed[e] < 0 else bool(confirmed[e]),
+            None,
+            bor.flags.get(e, []),
+        )
+        score = SubjectScore(
+            c.subject_id[e], c.reader[e], config, baseline, f.reference[e], TimepointSeries(c, tps, start, end),
+            result, last_treatment_date=info.last_treatment_date,
+        )  # fmt: skip
+        if first[e] >= 0:
+            score.first_response_date = a_date[a_inside[first[e]]]
+        if pd_list[e] >= 0:
+            score.pd_date = a_date[a_of_point[pd_list[e]]]
+            if config.pd_requires_confirmation:
+                score.pd_confirmed = pd_confirmed_list[e]
+        if not baseline.targets and not baseline.nontargets and result.bor in (Response.ND, Response.MISSING):
+            result.bor = Response.ND if end - start > 1 else result.bor
+        if result.bor is Response.PD and config.pd_requires_confirmation:
+            result.confirmed = bool(score.pd_confirmed)
+        score.qc_flags.extend(msg for _lid, msg in baseline.qc)
+        score.qc_flags.extend(msg for _lid, _tp, msg in c.warnings[e])
+        score.qc_flags.extend(result.flags)
+        if not baseline.targets:
+            score.qc_flags.append("no target lesion at baseline: not response-evaluable for ORR")
+        results.append(score)
     _best_changes(c, tps, members.sum_um, results)
     return ScoredCohort(config, c, tps, results)
+
+
+class _FollowUps:
+    """The follow-up assessments (all but the baseline) of the entities that can be scored, as BOR points:
+    ``a`` their assessments, ``start`` offsets per entity, ``days`` since each entity's reference date
+    (treatment start if given, else the baseline scan: decisions.md 3)."""
+
+    def __init__(self, c: Cohort, problems: list[str | None]) -> None:
+        ok = np.array([p is None for p in problems], dtype=bool)
+        self.a = np.flatnonzero((c.a_index() > 0) & ok[c.a_entity])
+        counts = np.bincount(c.a_entity[self.a], minlength=c.n_entities)
+        self.start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        x = c.lists
+        self.reference = [
+            info.treatment_start_date or (c.a_date[x.a_start[e]] if x.a_start[e] < x.a_start[e + 1] else EPOCH)
+            for e, info in enumerate(c.info)
+        ]
+        ref_day = np.array([day_of(d) for d in self.reference], dtype=np.int64)
+        self.days = c.a_day[self.a] - ref_day[c.a_entity[self.a]]
+        self.new_therapy_day = np.array([day_of(i.new_therapy_date) for i in c.info], dtype=np.int64)
+        self.data_cut_day = np.array([day_of(i.data_cut_date) for i in c.info], dtype=np.int64)
 
 
 _NO_CHANGE = np.iinfo(np.int64).max
@@ -148,154 +228,84 @@ def _best_changes(c: Cohort, tps: Timepoints, base_um: IntArray, results: list[S
             r.best_pct_change = Decimal(int(best[e])).scaleb(-1)
 
 
-class _Values:
-    """The engine's per-assessment arrays as lists, for the per-subject loop (list indexing is several times
-    faster than numpy scalar indexing); ``response`` is written back to the arrays after the loop."""
-
-    def __init__(self, tps: Timepoints) -> None:
-        self.response: list[int] = tps.response.tolist()
-        self.burden: list[int] = tps.burden.tolist()
-        self.nadir: list[int] = tps.nadir.tolist()
-        self.nontarget: list[int] = tps.nontarget.tolist()
-        self.pd_status = tps.pd_status
-        self.reasons = tps.reasons
-
-
-def _score_entity(
-    c: Cohort, e: int, baseline: Baseline, tps: Timepoints, v: _Values, config: CriterionConfig
-) -> SubjectScore:
-    """irPD confirmation, BOR and dates of one entity whose time points are scored."""
-    start, end = c.lists.a_start[e], c.lists.a_start[e + 1]
-    info = c.info[e]
-    ref = info.treatment_start_date or c.a_date[start]
-    score = SubjectScore(
-        c.subject_id[e], c.reader[e], config, baseline, ref, TimepointSeries(c, tps, start, end),
-        BorResult(Response.MISSING),
-    )  # fmt: skip
-    score.last_treatment_date = info.last_treatment_date
-    score.qc_flags.extend(msg for _lid, msg in baseline.qc)
-    score.qc_flags.extend(msg for _lid, _tp, msg in c.warnings[e])
-    follow = list(range(start + 1, end))
-    dates = [c.a_date[a] for a in follow]
-    days = [(d - ref).days for d in dates]
-    skip = [False] * len(follow)
-    pd_index: int | None = None
-    if config.pd_requires_confirmation:
-        pd_index = _confirm(c, v, follow, days, config, skip, score)
-    else:
-        pd_index = next((i for i, a in enumerate(follow) if v.response[a] == _PD), None)
-        if pd_index is not None:
-            pd_index = _backdate_equivocal(c, v, follow, pd_index)
-    score.pd_date = dates[pd_index] if pd_index is not None else None
-    points = [
-        BorPoint(d, day, RESPONSES[v.response[a]], s) for a, d, day, s in zip(follow, dates, days, skip, strict=True)
-    ]
-    inside = window(points, config, score.pd_date, info.new_therapy_date, info.data_cut_date)
-    has_target = bool(baseline.targets)
-    bor = best_overall_response([points[i] for i in inside], config, has_target_disease=has_target)
-    if not has_target and not baseline.nontargets and bor.bor in (Response.ND, Response.MISSING):
-        bor.bor = Response.ND if follow else bor.bor
-    if bor.index is not None:
-        bor.index = inside[bor.index]
-    if bor.first_response_index is not None:
-        score.first_response_date = dates[inside[bor.first_response_index]]
-    if bor.bor is Response.PD and config.pd_requires_confirmation:
-        bor.confirmed = bool(score.pd_confirmed)
-    score.bor = bor
-    score.qc_flags.extend(bor.flags)
-    if not baseline.targets:
-        score.qc_flags.append("no target lesion at baseline: not response-evaluable for ORR")
-    return score
-
-
 _PD = RESPONSES.index(Response.PD)
 _NT_PD = NONTARGET_CATEGORIES.index(NonTargetCategory.PD)
+_UNCONFIRMED, _PENDING, _CONFIRMED = (STATUSES.index(s) for s in (UNCONFIRMED, PENDING, CONFIRMED))
 
 
-def _confirm(
-    c: Cohort,
-    v: _Values,
-    follow: list[int],
-    days: list[int],
-    config: CriterionConfig,
-    skip: list[bool],
-    score: SubjectScore,
-) -> int | None:
-    """Run irPD confirmation (decisions.md 4) and write ``pd_status`` and reasons."""
+def _confirm(c: Cohort, tps: Timepoints, f: _FollowUps, config: CriterionConfig) -> PdArrays:
+    """Run irPD confirmation (decisions.md 4) for every entity and write ``pd_status`` and its reasons."""
 
-    def confirms(j: int, k: int) -> bool:
-        first, later = follow[j], follow[k]
-        if v.nontarget[later] == _NT_PD and config.nontarget_can_define_pd:
-            return True
-        burden = v.burden[later]
-        return burden >= 0 and is_pd(burden, v.nadir[first], config)
+    def confirms(j: IntArray, k: IntArray) -> BoolArray:
+        first, later = f.a[j], f.a[k]
+        burden = tps.burden[later]
+        nt_pd = (tps.nontarget[later] == _NT_PD) & config.nontarget_can_define_pd
+        return np.asarray(nt_pd | ((burden >= 0) & pd_mask(np.maximum(burden, 0), tps.nadir[first], config)))
 
-    responses = [v.response[a] for a in follow]
-    if _PD not in responses:
-        return None  # nothing to confirm
-    episodes = confirm_progression(days, [RESPONSES[r] for r in responses], confirms, config)
-    for i, st in enumerate(episodes.status):
-        a = follow[i]
-        v.pd_status[a] = st
-        if st == "unconfirmed":
-            skip[i] = True
-            v.reasons.add(
+    got = confirm_progressions(f.start, f.days, tps.response[f.a], confirms, config)
+    pd_word = label(Response.PD, config)
+    entity = np.searchsorted(f.start, np.arange(len(f.a)), side="right") - 1
+    pd_index, confirmed_at = got.pd_index.tolist(), got.confirmed_at.tolist()
+    for pt, st in zip(np.flatnonzero(got.status).tolist(), got.status[got.status > 0].tolist(), strict=True):
+        a, e = int(f.a[pt]), int(entity[pt])
+        tps.pd_status[a] = STATUSES[st]
+        if st == _UNCONFIRMED:
+            tps.reasons.add(
                 a,
                 "not confirmed at the next assessment >= "
-                f"{config.pd_confirm_min_days} days later: pseudoprogression, nadir unchanged"
+                f"{config.pd_confirm_min_days} days later: pseudoprogression, nadir unchanged",
             )
-        elif st == PENDING:
-            v.reasons.add(a, "awaiting confirmation (no later assessment decides it yet)")
-        elif st == CONFIRMED and episodes.confirmed_at == i:
-            j = episodes.pd_index
-            if j is not None:
-                first = follow[j]
-                v.reasons.add(
-                    a,
-                    f"confirms the {label(Response.PD, config)} of {c.a_label[first]} "
-                    f"against its nadir {_mm(v.nadir[first])} mm"
-                )
-        elif st == CONFIRMED:
-            v.reasons.add(
+        elif st == _PENDING:
+            tps.reasons.add(a, "awaiting confirmation (no later assessment decides it yet)")
+        elif confirmed_at[e] == pt:
+            first = int(f.a[pd_index[e]])
+            tps.reasons.add(
+                a, f"confirms the {pd_word} of {c.a_label[first]} against its nadir {fmt_mm(int(tps.nadir[first]))} mm"
+            )
+        else:
+            tps.reasons.add(
                 a,
                 "confirmed at a later assessment; PD dated here"
-                if i == episodes.pd_index
-                else "part of the confirmed episode"
+                if pt == pd_index[e]
+                else "part of the confirmed episode",
             )
-    if episodes.pd_index is not None:
-        score.pd_confirmed = episodes.confirmed
-    return episodes.pd_index
+    return got
 
 
-def _mm(um: int | None) -> str:
-    return "" if um is None else fmt_mm(um)
-
-
-def _backdate_equivocal(c: Cohort, v: _Values, follow: list[int], pd_index: int) -> int:
+def _backdate_equivocal(c: Cohort, tps: Timepoints, f: _FollowUps, pd_pos: IntArray) -> IntArray:
     """RECIST 1.1 sections 4.3.2 / 4.4.4: an equivocal new lesion later confirmed dates PD back to the
-    scan that first showed it (decisions.md 3); that earlier assessment becomes PD with the reason."""
+    scan that first showed it (decisions.md 3); that earlier assessment becomes PD with the reason. Only
+    entities with a PD and an equivocal new lesion are walked."""
+    equivocal_o = (c.o_status == S_EQUIVOCAL) & (c.l_role[c.o_lesion] == NEW)
+    has_equivocal = np.bincount(c.a_entity[c.o_assessment[equivocal_o]], minlength=c.n_entities) > 0
+    out = pd_pos.copy()
+    x = c.lists
 
     def statuses(a: int) -> dict[int, int]:
-        start, end = c.lists.o_start[a], c.lists.o_start[a + 1]
+        start, end = x.o_start[a], x.o_start[a + 1]
         return dict(zip(c.o_lesion[start:end].tolist(), c.o_status[start:end].tolist(), strict=True))
 
-    earlier = [statuses(a) for a in follow[:pd_index]]
-    earliest = pd_index
-    confirmed_ids = []
-    for li, st in statuses(follow[pd_index]).items():
-        if c.l_role[li] != NEW or st == S_EQUIVOCAL:
-            continue
-        for i in range(pd_index):
-            if earlier[i].get(li) == S_EQUIVOCAL:
-                earliest = min(earliest, i)
-                confirmed_ids.append(c.l_id[li])
-                break
-    if earliest < pd_index:
-        first = follow[earliest]
-        v.response[first] = _PD
-        v.reasons.add(
-            first,
-            f"new lesion(s) {', '.join(confirmed_ids)} first seen here as equivocal and confirmed "
-            f"at {c.a_label[follow[pd_index]]}: PD dated back here (RECIST 1.1 4.3.2)"
-        )
-    return earliest
+    for e in np.flatnonzero(has_equivocal & (pd_pos >= 0)).tolist():
+        follow = f.a[f.start[e] : f.start[e + 1]].tolist()
+        pd_index = int(pd_pos[e] - f.start[e])
+        earlier = [statuses(a) for a in follow[:pd_index]]
+        earliest = pd_index
+        confirmed_ids = []
+        for li, st in statuses(follow[pd_index]).items():
+            if c.l_role[li] != NEW or st == S_EQUIVOCAL:
+                continue
+            for i in range(pd_index):
+                if earlier[i].get(li) == S_EQUIVOCAL:
+                    earliest = min(earliest, i)
+                    confirmed_ids.append(c.l_id[li])
+                    break
+        if earliest < pd_index:
+            first = follow[earliest]
+            tps.response[first] = _PD
+            tps.reasons.add(
+                first,
+                f"new lesion(s) {', '.join(confirmed_ids)} first seen here as equivocal and confirmed "
+                f"at {c.a_label[follow[pd_index]]}: PD dated back here (RECIST 1.1 4.3.2)",
+            )
+            out[e] = f.start[e] + earliest
+    return out
