@@ -194,6 +194,39 @@ class CohortLists:
     l_nodal: list[bool]
 
 
+class CohortLesions(Sequence[Lesion]):
+    """Some lesions of a cohort (an array of lesion positions) as ``Lesion`` objects, made on first use (a
+    baseline's targets and non-targets: scoring only counts them, the CDISC tables and verification read them)."""
+
+    __slots__ = ("_cohort", "_lesions")
+
+    def __init__(self, cohort: Cohort, lesions: IntArray) -> None:
+        self._cohort, self._lesions = cohort, lesions
+
+    def __len__(self) -> int:
+        return len(self._lesions)
+
+    @overload
+    def __getitem__(self, i: int) -> Lesion: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Lesion]: ...
+    def __getitem__(self, i: int | slice) -> Lesion | list[Lesion]:
+        if isinstance(i, slice):
+            return [self._cohort.lesion(li) for li in self._lesions[i].tolist()]
+        return self._cohort.lesion(int(self._lesions[i]))
+
+    def __iter__(self) -> Iterator[Lesion]:
+        return (self._cohort.lesion(li) for li in self._lesions.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    def __repr__(self) -> str:
+        return repr(list(self))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class CohortRecords(Sequence[SubjectRecord]):
     """Some entities of a cohort as ``SubjectRecord`` objects, each made when asked for and not kept (scoring
     needs none; the CDISC tables walk them once, ``--strict`` keeps a few): a run never holds one object per

@@ -131,13 +131,14 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
     c, tps, _, _ = scores[0].timepoints.source
     cfg = scores[0].config
     ir = cfg.name == "irrecist"
-    ranges = [s.timepoints.source[2:] for s in scores]
-    idx = np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in ranges])
-    lengths = np.asarray([b - a for a, b in ranges], dtype=np.int64)
+    ranges = np.asarray([s.timepoints.source[2:] for s in scores], dtype=np.int64).reshape(-1, 2)
+    lengths = ranges[:, 1] - ranges[:, 0]
+    first = np.repeat(ranges[:, 0], lengths)
+    idx = first + np.arange(len(first), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     owner = pa.array(np.repeat(np.arange(len(scores)), lengths))
     take = pa.array(idx)
     base = tps.baseline[idx]
-    is_base = idx == np.repeat(np.asarray([a for a, _ in ranges], dtype=np.int64), lengths)
+    is_base = idx == first
     follow = ~is_base
     burden, nadir = tps.burden[idx], np.where(follow, tps.nadir[idx], NONE)
     days = c.a_day[idx]

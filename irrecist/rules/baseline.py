@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
-from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, IntArray
+from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, CohortLesions, IntArray
 from irrecist.model import Lesion, Observation, Status
 from irrecist.rules.config import CriterionConfig, mm_to_um
 
@@ -95,8 +96,8 @@ def fmt_mm(um: int) -> str:
 class Baseline:
     """What the baseline says: targets, non-targets, sum, QC flags and the 6 cm verdict."""
 
-    targets: list[Lesion]
-    nontargets: list[Lesion]
+    targets: Sequence[Lesion]
+    nontargets: Sequence[Lesion]
     sum_um: int
     measurable_disease: bool
     eligible: bool | None  # None: unknown (no baseline measurement)
@@ -136,7 +137,7 @@ def analyse_baseline(
                     "(RECIST 1.1 4.2)",
                 )
             )
-    eligible, offending = six_cm_check(targets + nontargets, observations, config)
+    eligible, offending = six_cm_check([*targets, *nontargets], observations, config)
     return Baseline(targets, nontargets, total, measurable, eligible, offending, qc)
 
 
@@ -191,9 +192,9 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
     rows = zip(base_o[offending_o].tolist(), ent[offending_o].tolist(), role[offending_o].tolist(), strict=True)
     for o, e, r in rows:
         offending.setdefault(e, []).append((0 if r == TARGET else 1, o))
-    members: list[list[int]] = [[] for _ in range(n_e)]  # per entity: its baseline target/non-target lesions
-    for li, e in zip(les[is_t | is_nt].tolist(), ent[is_t | is_nt].tolist(), strict=True):
-        members[e].append(li)
+    # per entity, in baseline order: its targets and its non-targets (offsets into one array each)
+    t_les, t_at = les[is_t], np.searchsorted(ent[is_t], np.arange(n_e + 1)).tolist()
+    nt_les, nt_at = les[is_nt], np.searchsorted(ent[is_nt], np.arange(n_e + 1)).tolist()
     lesion_of = dict(zip(base_o.tolist(), les.tolist(), strict=True))
     out: list[Baseline] = []
     sums = sum_um.tolist()
@@ -207,10 +208,8 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
             lesions = {lid: c.lesion(lesion_of[o]) for o, lid in enumerate(observations, start=x.o_start[a])}
             out.append(analyse_baseline(lesions, observations, config))
             continue
-        targets: list[Lesion] = []
-        nontargets: list[Lesion] = []
-        for li in members[e]:
-            (targets if x.l_role[li] == TARGET else nontargets).append(c.lesion(li))
+        targets = CohortLesions(c, t_les[t_at[e] : t_at[e + 1]])
+        nontargets = CohortLesions(c, nt_les[nt_at[e] : nt_at[e + 1]])
         bad = [c.l_id[lesion_of[o]] for _k, o in sorted(offending.get(e, []))]
         eligible = (not bad) if measured[e] else None
         out.append(Baseline(targets, nontargets, sums[e], bool(targets), eligible, bad if measured[e] else []))
