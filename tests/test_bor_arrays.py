@@ -142,8 +142,8 @@ def test_confirmation_arrays_equal_the_oracle(cfg: Any, subjects: list[dict[str,
         want = bor_oracle.confirm_progression(
             s["days"],
             responses[a:b],
-            lambda j, k: s["confirms"][(j, k)],
-            cfg,  # noqa: B023
+            lambda j, k, table=s["confirms"]: table[(j, k)],
+            cfg,
         )
         pd_index, confirmed_at = int(got.pd_index[e]), int(got.confirmed_at[e])
         assert [STATUSES[x] for x in got.status[a:b].tolist()] == want.status

@@ -8,13 +8,12 @@ RECIST 1.1 (decisions.md section 3) and irRECIST (section 4) differ only by opti
 The engine works on arrays (``irrecist.cohort.Cohort``): per-lesion measures, per-assessment sums and
 categories are column operations; the state that runs from one assessment to the next (nadir, PR
 persistence, the last overall response) advances one assessment index at a time for all subjects at once.
-Only the admission of new lesions to TMTB, which depends on their order of appearance and the caps, runs
-subject by subject, and only for subjects with new lesions.
+New lesions, their admission to TMTB in order of appearance within the caps included, are column operations
+too (``_new_lesions``).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,8 +29,10 @@ from irrecist.cohort import (
     NONE,
     NONTARGET,
     S_ABSENT,
+    S_EQUIVOCAL,
     S_MERGED,
     S_NOT_EVALUATED,
+    S_PRESENT,
     S_TOO_SMALL,
     S_UNEQUIVOCAL,
     TARGET,
@@ -39,8 +40,7 @@ from irrecist.cohort import (
     Cohort,
     IntArray,
 )
-from irrecist.model import Lesion, Observation, Status
-from irrecist.rules.baseline import measurability_problem
+from irrecist.rules.baseline import target_measurable_mask
 from irrecist.rules.config import CriterionConfig, mm_to_um
 from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text, words
 from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, labels, overall_response
@@ -121,18 +121,6 @@ def pr_mask(burden: IntArray, baseline: IntArray, config: CriterionConfig) -> Bo
     """RECIST 1.1 section 4.3.1: at least ``pr_min_decrease_pct`` % below the baseline sum; inclusive, exact."""
     pct = Fraction(config.pr_min_decrease_pct)
     return _times_ge(baseline, 100 * pct.denominator - pct.numerator, burden, 100 * pct.denominator)
-
-
-def new_counts(lesion: Lesion, obs: Observation, config: CriterionConfig) -> bool:
-    """A new lesion that is there: present (or progressing), and for a node SA >= 10 mm (RECIST 1.1 4.3.2,
-    FAQ 'new lymph node lesions'); a node whose SA was not recorded counts."""
-    if obs.status not in (Status.PRESENT, Status.TOO_SMALL, Status.UNEQUIVOCAL_PROGRESSION):
-        return False
-    if obs.status is Status.PRESENT and (obs.short_um if lesion.nodal else obs.long_um) == 0:
-        return False  # measured 0 mm: gone
-    if lesion.nodal and obs.short_um is not None:
-        return obs.short_um >= mm_to_um(config.node_pathological_min_sa_mm)
-    return True
 
 
 def measures(c: Cohort, config: CriterionConfig) -> IntArray:
@@ -295,85 +283,117 @@ class _NewLesions:
     admitted: dict[int, list[str]]  # per assessment: lesions admitted there
 
 
+def new_counts_mask(
+    status: IntArray, nodal: BoolArray, long_um: IntArray, short_um: IntArray, config: CriterionConfig
+) -> BoolArray:
+    """Which new-lesion observations are there (-1 = not recorded): present, too small or progressing; not
+    when measured 0 on its axis (LD, SA for a node); a node with a recorded SA only when SA >=
+    ``node_pathological_min_sa_mm`` (RECIST 1.1 4.3.2, FAQ 'new lymph node lesions')."""
+    there = (status == S_PRESENT) | (status == S_TOO_SMALL) | (status == S_UNEQUIVOCAL)
+    gone = (status == S_PRESENT) & (np.where(nodal, short_um, long_um) == 0)
+    normal = nodal & (short_um >= 0) & (short_um < mm_to_um(config.node_pathological_min_sa_mm))
+    return np.asarray(there & ~gone & ~normal)
+
+
+def _first_of(lesion: IntArray, mask: BoolArray) -> tuple[IntArray, IntArray]:
+    """The lesions where ``mask`` holds and, for each, the position of its first such observation (observations
+    in assessment order)."""
+    at = np.flatnonzero(mask)
+    lesions, first = np.unique(lesion[at], return_index=True)
+    return lesions, at[first]
+
+
+def _codes(values: list[str]) -> IntArray:
+    """Each text's rank among the distinct ``values`` in Python's string order."""
+    rank = {v: i for i, v in enumerate(sorted(set(values)))}
+    return np.asarray([rank[v] for v in values], dtype=np.int64)
+
+
+def _rank_in_group(group: IntArray) -> IntArray:
+    """Each element's position among the earlier elements of its group (groups are any integers)."""
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    pos = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)]))
+    out = np.empty(len(g), dtype=np.int64)
+    out[order] = pos
+    return out
+
+
+def _id_lists(c: Cohort, a: IntArray, lesion: IntArray, rank: IntArray) -> dict[int, str]:
+    """The lesion ids of observations (at assessments ``a``, of lesions ``lesion``) joined by ", " per assessment,
+    ordered by ``rank`` (one per observation) within each."""
+    if not len(a):
+        return {}
+    order = np.lexsort((rank, a))
+    a, ids = a[order], [c.l_id[li] for li in lesion[order].tolist()]
+    cut = np.flatnonzero(np.r_[True, a[1:] != a[:-1]]).tolist() + [len(a)]
+    keys = a[cut[:-1]].tolist()
+    return {k: ", ".join(ids[s:e]) for k, s, e in zip(keys, cut[:-1], cut[1:], strict=True)}
+
+
 def _new_lesions(c: Cohort, config: CriterionConfig, members: BaselineMembers) -> _NewLesions:
-    """New lesions, subject by subject (only subjects that have any). RECIST 1.1: any unequivocal one counts
-    (section 4.3.2). irRECIST (decisions.md 4): measurable ones are admitted to TMTB in order of first
-    appearance (ties: larger first) within the caps; the others only preclude irCR while present."""
-    n_a = len(c.a_date)
+    """New lesions on arrays. RECIST 1.1: any unequivocal one counts (section 4.3.2). irRECIST (decisions.md
+    4): measurable ones are admitted to TMTB in order of first appearance (ties: larger first, then lesion id)
+    within ``max_new_in_tmtb`` and ``max_new_in_tmtb_per_organ``; the others only preclude irCR while present.
+    The caps never free up, so a lesion is admitted at the first assessment where it is measurable or never."""
+    n_a, n_l = len(c.a_date), len(c.l_id)
     out = _NewLesions(
-        np.full(len(c.l_id), _NEVER, dtype=np.int64),
-        np.full(len(c.l_id), _NEVER, dtype=np.int64),
-        np.zeros(n_a, bool),
-        np.zeros(n_a, bool),
-        {},
-        {},
-    )
+        np.full(n_l, _NEVER, dtype=np.int64), np.full(n_l, _NEVER, dtype=np.int64),
+        np.zeros(n_a, bool), np.zeros(n_a, bool), {}, {},
+    )  # fmt: skip
     new_o = np.flatnonzero(c.l_role[c.o_lesion] == NEW)
     if not len(new_o):
         return out
-    a_k = c.a_index().tolist()
-    made = dict(zip(new_o.tolist(), c.observations_at(new_o), strict=True))
-    by_entity: dict[int, list[int]] = {}
-    for o, e in zip(new_o.tolist(), c.a_entity[c.o_assessment[new_o]].tolist(), strict=True):
-        by_entity.setdefault(e, []).append(o)
-    o_assessment, o_lesion = c.o_assessment[new_o].tolist(), c.o_lesion[new_o].tolist()
-    where = {o: (a, li) for o, a, li in zip(new_o.tolist(), o_assessment, o_lesion, strict=True)}
-    for _e, obs in by_entity.items():
-        admitted: list[int] = []
-        per_organ: Counter[str] = Counter()
-        first_seen: dict[int, date] = {}
-        by_a: dict[int, list[int]] = {}
-        for o in obs:
-            by_a.setdefault(where[o][0], []).append(o)
-        for a in sorted(by_a):
-            present: list[str] = []
-            equivocal: list[str] = []
-            candidates: list[tuple[date, int, str, int]] = []
-            for o in by_a[a]:
-                li = where[o][1]
-                lid = c.l_id[li]
-                les, ob = c.lesion(li), made[o]
-                if ob.status is Status.EQUIVOCAL:
-                    equivocal.append(lid)
-                    continue
-                if not new_counts(les, ob, config):
-                    continue
-                first_seen.setdefault(li, c.a_date[a])
-                if li in admitted:
-                    continue
-                if config.new_lesions_in_burden and measurability_problem(les, ob, config) is None:
-                    v = ob.short_um if les.nodal else ob.long_um
-                    if ob.status is Status.TOO_SMALL and v is None:
-                        v = mm_to_um(config.too_small_mm)
-                    candidates.append((first_seen[li], -(v or 0), lid, li))
-                else:
-                    present.append(lid)
-            newly: list[str] = []
-            for _first, _neg, lid, li in sorted(candidates):
-                okey = c.l_organ_key[li]
-                if len(admitted) < config.max_new_in_tmtb and per_organ[okey] < config.max_new_in_tmtb_per_organ:
-                    admitted.append(li)
-                    per_organ[okey] += 1
-                    out.admit_k[li] = a_k[a]
-                    out.admit_order[li] = len(admitted)
-                    newly.append(lid)
-                else:
-                    present.append(lid)
-            reasons = []
-            if newly:
-                reasons.append(f"new measurable lesion(s) {', '.join(newly)} added to TMTB")
-                out.admitted[a] = newly
-            if present:
-                if config.new_lesions_define_pd:
-                    reasons.append(f"new lesion(s) {', '.join(sorted(present))}: PD (RECIST 1.1 4.3.2)")
-                else:
-                    reasons.append(f"new lesion(s) {', '.join(sorted(present))} outside TMTB: no irCR while present")
-            if equivocal:
-                reasons.append(f"equivocal new lesion(s) {', '.join(sorted(equivocal))}: not PD unless confirmed")
-            if reasons:
-                out.reasons[a] = reasons
-            out.present[a] = bool(present)
-            out.equivocal[a] = bool(equivocal)
+    a_o, l_o, st = c.o_assessment[new_o], c.o_lesion[new_o], c.o_status[new_o]
+    nodal = c.l_nodal[l_o]
+    long_, short = c.o_long[new_o], c.o_short[new_o]
+    counts = new_counts_mask(st, nodal, long_, short, config)
+    equivocal = st == S_EQUIVOCAL
+    admit_a = np.full(n_l, _NEVER, dtype=np.int64)  # per lesion: the assessment that admitted it
+    newly: dict[int, list[str]] = {}
+    if config.new_lesions_in_burden:
+        measurable = target_measurable_mask(nodal, long_, short, c.o_slice[new_o], config)
+        cand_l, cand = _first_of(l_o, counts & measurable)
+        if len(cand):
+            seen_l, seen = _first_of(l_o, counts)
+            first_day = np.zeros(n_l, dtype=np.int64)
+            first_day[seen_l] = c.a_day[a_o[seen]]
+            cand_a = a_o[cand]
+            value = np.where(nodal, short, long_)[cand]  # recorded: the lesion is measurable there
+            ids = _codes([c.l_id[li] for li in cand_l.tolist()])
+            order = np.lexsort((ids, -value, first_day[cand_l], cand_a))
+            cand_l, cand_a = cand_l[order], cand_a[order]
+            ent = c.l_entity[cand_l]
+            organ = _codes([c.l_organ_key[li] for li in cand_l.tolist()])
+            within_organ = _rank_in_group(ent * (int(organ.max()) + 1) + organ) < config.max_new_in_tmtb_per_organ
+            ok = np.flatnonzero(within_organ)
+            ok = ok[_rank_in_group(ent[ok]) < config.max_new_in_tmtb]
+            adm_l, adm_a = cand_l[ok], cand_a[ok]
+            admit_a[adm_l] = adm_a
+            out.admit_k[adm_l] = c.a_index()[adm_a]
+            out.admit_order[adm_l] = _rank_in_group(ent[ok]) + 1
+            for a, lid in zip(adm_a.tolist(), [c.l_id[li] for li in adm_l.tolist()], strict=True):
+                newly.setdefault(a, []).append(lid)
+    rank = np.full(n_l, _NEVER, dtype=np.int64)
+    new_l = np.unique(l_o)
+    rank[new_l] = _codes([c.l_id[li] for li in new_l.tolist()])
+    present = counts & (admit_a[l_o] > a_o)
+    out.present[a_o[present]] = True
+    out.equivocal[a_o[equivocal]] = True
+    there = _id_lists(c, a_o[present], l_o[present], rank[l_o[present]])
+    unsure = _id_lists(c, a_o[equivocal], l_o[equivocal], rank[l_o[equivocal]])
+    there_then = ": PD (RECIST 1.1 4.3.2)" if config.new_lesions_define_pd else " outside TMTB: no irCR while present"
+    for a in sorted(newly.keys() | there.keys() | unsure.keys()):
+        reasons = []
+        if a in newly:
+            out.admitted[a] = newly[a]
+            reasons.append(f"new measurable lesion(s) {', '.join(newly[a])} added to TMTB")
+        if a in there:
+            reasons.append(f"new lesion(s) {there[a]}{there_then}")
+        if a in unsure:
+            reasons.append(f"equivocal new lesion(s) {unsure[a]}: not PD unless confirmed")
+        out.reasons[a] = reasons
     return out
 
 
@@ -631,4 +651,3 @@ def _nontargets(c: Cohort, mem: BaselineMembers, a: int, which: str) -> list[str
     if which == "pd":
         return [c.l_id[li] for li in nts if status.get(li) == S_UNEQUIVOCAL]
     return [c.l_id[li] for li in nts if status.get(li, S_NOT_EVALUATED) == S_NOT_EVALUATED]
-
