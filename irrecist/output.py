@@ -88,7 +88,7 @@ def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
     for name in TIMEPOINT_COLUMNS:
         parts = [b[name] for b in blocks]
         if isinstance(parts[0], pa.Array):
-            columns[name] = pd.array(pa.concat_arrays(parts), dtype=TEXT)
+            columns[name] = pd.array(parts[0] if len(parts) == 1 else pa.concat_arrays(parts), dtype=TEXT)
         else:
             columns[name] = np.concatenate(parts)
     return pd.DataFrame(columns)

@@ -73,13 +73,19 @@ def concat(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "")
 
 
+Texts = list[tuple[pa.Array, IntArray]]
+"""Parts of a reason for some assessments: texts, and each assessment's position in them (-1 for none)."""
+
+
 @dataclass
 class Reasons:
-    """The reason of each assessment in parts (indexed like ``Cohort.a_*``)."""
+    """The reason of each assessment in parts (indexed like ``Cohort.a_*``). The numbers and the call are kept
+    as the texts of the assessments that have one, with each assessment's position in them, so that every
+    text is copied once, when the column is written."""
 
-    lead: pa.Array  # the numbers, or the baseline line; null where there is none
+    lead: Texts  # the baseline line, or the numbers (at most one per assessment)
     rules: dict[int, list[str]]  # the rules that applied, in order (only assessments with any)
-    call: pa.Array  # the call; null at baselines
+    call: Texts  # the call (follow-ups only)
     later: dict[int, list[str]] = field(default_factory=dict)  # confirmation and back-dating, in order
 
     def add(self, a: int, text: str) -> None:
@@ -87,30 +93,29 @@ class Reasons:
         self.later.setdefault(a, []).append(text)
 
     @cached_property
-    def _texts(self) -> tuple[list[str | None], list[str | None]]:
-        return self.lead.to_pylist(), self.call.to_pylist()
+    def _texts(self) -> tuple[list[tuple[list[str], IntArray]], list[tuple[list[str], IntArray]]]:
+        return [(t.to_pylist(), at) for t, at in self.lead], [(t.to_pylist(), at) for t, at in self.call]
 
     def of(self, a: int) -> list[str]:
         """Assessment ``a``'s reasons, in order."""
-        out: list[str] = []
         leads, calls = self._texts
-        lead, call = leads[a], calls[a]
-        if lead is not None:
-            out.append(lead)
+        out = [texts[at[a]] for texts, at in leads if at[a] >= 0]
         out.extend(self.rules.get(a, ()))
-        if call is not None:
-            out.append(call)
+        out.extend(texts[at[a]] for texts, at in calls if at[a] >= 0)
         out.extend(self.later.get(a, ()))
         return out
 
     def text(self, index: IntArray) -> pa.Array:
         """The reasons of the assessments ``index``, each joined with ``"; "``."""
-        take = pa.array(index)
-        rules = _sparse(self.rules, index)
-        later = _sparse(self.later, index)
-        return pc.binary_join_element_wise(
-            self.lead.take(take), rules, self.call.take(take), later, "; ", null_handling="skip"
-        )
+        lead = [_at(t, at[index]) for t, at in self.lead]
+        call = [_at(t, at[index]) for t, at in self.call]
+        parts = [*lead, _sparse(self.rules, index), *call, _sparse(self.later, index)]
+        return pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
+
+
+def _at(texts: pa.Array, at: IntArray) -> pa.Array:
+    """``texts[at]``, null where ``at`` is -1."""
+    return texts.take(pa.array(np.maximum(at, 0), mask=at < 0))
 
 
 def _sparse(parts: dict[int, list[str]], index: IntArray) -> pa.Array:

@@ -14,7 +14,7 @@ too (``_new_lesions``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
@@ -196,7 +196,7 @@ class Timepoints:
     response: IntArray
     evaluable: BoolArray
     reasons: Reasons
-    admitted: list[list[str]]
+    admitted: dict[int, list[str]]  # new lesions admitted to TMTB, per assessment where any were
     pd_status: list[str]  # written by the confirmation pass (``subject._confirm``)
 
     def results(self, c: Cohort, start: int, end: int) -> list[TimepointResult]:
@@ -225,7 +225,7 @@ class Timepoints:
                     c.a_label[a], c.a_date[a], False, um(tsum[i]), um(new[i]), um(burden[i]), base[i], nadir[i],
                     "baseline" if nadir_at[i] == start else c.a_label[nadir_at[i]], TARGET_CATEGORIES[target[i]],
                     nt, self.new_lesions[a], RESPONSES[response[i]], self.pd_status[a], evaluable[i],
-                    nt is NonTargetCategory.PD, self.reasons.of(a), self.admitted[a],
+                    nt is NonTargetCategory.PD, self.reasons.of(a), self.admitted.get(a, []),
                 )
             )  # fmt: skip
         return out
@@ -477,8 +477,8 @@ def score_timepoints(
         new_lesions=[""] * n_a,
         response=np.full(n_a, NONE, dtype=np.int64),
         evaluable=np.zeros(n_a, dtype=bool),
-        reasons=Reasons(pa.nulls(n_a, pa.string()), {}, pa.nulls(n_a, pa.string())),
-        admitted=[new.admitted.get(a, []) for a in range(n_a)],
+        reasons=Reasons([], {}, []),
+        admitted=new.admitted,
         pd_status=[""] * n_a,
     )
     base_a = c.a_start[:-1][np.diff(c.a_start) > 0]
@@ -571,36 +571,40 @@ def _reasons(
     is_base = c.a_index() == 0
     burden, nadir, base = out.burden, out.nadir, out.baseline
     t_none = _T[TargetCategory.NONE]
-    # the numbers
-    b, n = np.maximum(burden, 0), np.maximum(nadir, 0)
-    d = b - n
-    at = np.maximum(out.nadir_at, 0)
-    nadir_label = np.where(at == c.a_start[:-1][a_e], "baseline", np.asarray(c.a_label, dtype=object)[at])
-    vs_baseline = concat(": ", tenths_text(pct_tenths_array(b, base)), " % from baseline ", mm_text(base), " mm")
-    vs_nadir = concat(tenths_text(pct_tenths_array(b, n)), " % and ")
-    numbers = concat(
-        word, " ", mm_text(b), " mm",
-        pc.if_else(pa.array(base > 0), vs_baseline, ""),
-        "; ", pc.if_else(pa.array(n > 0), vs_nadir, ""), pa.array(np.where(d >= 0, "+", "-")),
-        mm_text(np.abs(d)), " mm vs the nadir ", mm_text(n), " mm (", pa.array(nadir_label, pa.string()), ")",
-    )  # fmt: skip
-    baseline_line = concat(
-        "baseline ", word, " ", mm_text(base), " mm from ",
-        pc.cast(pa.array(mem.n_targets[a_e]), pa.string()), " target(s)",
-    )  # fmt: skip
+    # the numbers, at follow-ups with a burden
     has_numbers = ~is_base & (burden >= 0) & (out.target != t_none)
-    lead = pc.if_else(
-        pa.array(is_base), baseline_line, pc.if_else(pa.array(has_numbers), numbers, pa.scalar(None, pa.string()))
+    num = np.flatnonzero(has_numbers)
+    b, n, base_n = burden[num], np.maximum(nadir[num], 0), base[num]
+    d = b - n
+    at = np.maximum(out.nadir_at[num], 0)
+    nadir_label = np.where(at == c.a_start[:-1][a_e[num]], "baseline", np.asarray(c.a_label, dtype=object)[at])
+    vs_baseline = _where(
+        base_n > 0,
+        lambda k: concat(
+            ": ", tenths_text(pct_tenths_array(b[k], base_n[k])), " % from baseline ", mm_text(base_n[k]), " mm"
+        ),
     )
-    # the call
+    vs_nadir = _where(n > 0, lambda k: concat(tenths_text(pct_tenths_array(b[k], n[k])), " % and "))
+    numbers = pc.binary_join_element_wise(
+        word, " ", mm_text(b), " mm", vs_baseline, "; ", vs_nadir, pa.array(np.where(d >= 0, "+", "-")),
+        mm_text(np.abs(d)), " mm vs the nadir ", mm_text(n), " mm (", pa.array(nadir_label, pa.string()), ")", "",
+        null_handling="replace", null_replacement="",
+    )  # fmt: skip
+    # the baseline line
+    bl = np.flatnonzero(is_base)
+    baseline_line = concat(
+        "baseline ", word, " ", mm_text(base[bl]), " mm from ",
+        pc.cast(pa.array(mem.n_targets[a_e[bl]]), pa.string()), " target(s)",
+    )  # fmt: skip
+    # the call, at follow-ups
+    fu = np.flatnonzero(~is_base)
     labels_ = labels(config)
     call = concat(
-        "target ", words([t.value for t in TARGET_CATEGORIES], out.target),
-        ", non-target ", words([t.value for t in NONTARGET_CATEGORIES], out.nontarget),
-        ", new lesions ", pa.array(out.new_lesions, pa.string()),
-        ": ", words([labels_[r] for r in RESPONSES], out.response),
+        "target ", words([t.value for t in TARGET_CATEGORIES], out.target[fu]),
+        ", non-target ", words([t.value for t in NONTARGET_CATEGORIES], out.nontarget[fu]),
+        ", new lesions ", pa.array([out.new_lesions[a] for a in fu.tolist()], pa.string()),
+        ": ", words([labels_[r] for r in RESPONSES], out.response[fu]),
     )  # fmt: skip
-    call = pc.if_else(pa.array(is_base), pa.scalar(None, pa.string()), call)
     # the rules that applied (few assessments)
     t_pd = _T[TargetCategory.PD]
     follow = ~is_base
@@ -625,7 +629,22 @@ def _reasons(
             found.append(f"non-target {', '.join(_nontargets(c, mem, a, 'ne'))} not evaluated")
         if reappeared_pd[a]:
             found.append("disease reappears after an overall CR: PD (RECIST Working Group Q&A, A-R10)")
-    return Reasons(lead, rules, call)
+    n_a = len(is_base)
+    return Reasons([(baseline_line, _positions(bl, n_a)), (numbers, _positions(num, n_a))], rules,
+                   [(call, _positions(fu, n_a))])  # fmt: skip
+
+
+def _positions(rows: IntArray, n: int) -> IntArray:
+    """Each of ``n`` assessments' position in ``rows`` (-1 when not there)."""
+    at = np.full(n, -1, dtype=np.int64)
+    at[rows] = np.arange(len(rows))
+    return at
+
+
+def _where(mask: BoolArray, fmt: Callable[[BoolArray], pa.Array]) -> pa.Array:
+    """``fmt(mask)`` (texts of the rows where ``mask`` holds) spread over every row, null elsewhere."""
+    pos = np.cumsum(mask) - 1
+    return fmt(mask).take(pa.array(np.maximum(pos, 0), mask=~mask))
 
 
 def _entity_lesions(c: Cohort, a: int) -> range:
