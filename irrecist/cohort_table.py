@@ -50,6 +50,7 @@ from irrecist.lesion_table import (
 from irrecist.model import SubjectInfo, SubjectRecord
 from irrecist.rules.baseline import organ_key
 from irrecist.rules.config import CriterionConfig
+from irrecist.threads import column_map
 
 ObjArray = NDArray[np.object_]
 _NO_ROLE, _BAD_ROLE = -1, -2
@@ -72,7 +73,8 @@ def build_cohort(
     check_columns(list(df.columns), source)
     df = df.reset_index(drop=True)
     n = len(df)
-    col = {c: _text(df[c] if c in df.columns else None, n) for c in LESION_COLUMNS}
+    texts = column_map(lambda c: _text(df[c] if c in df.columns else None, n), LESION_COLUMNS)
+    col = dict(zip(LESION_COLUMNS, texts, strict=True))
     chk = _check_rows(col, n)
     locs = _Locations(df, source, row_offset)
     problems = _no_subject_problems(col, locs)

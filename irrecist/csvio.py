@@ -34,6 +34,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from irrecist.threads import column_map
+
 __all__ = ["csv_bytes"]
 
 _TEXT = pa.large_string()
@@ -220,7 +222,7 @@ def _native(df: pd.DataFrame) -> bytes:
     header = _csv_line(list(labels)).encode("utf-8")
     if len(df) == 0:
         return header
-    columns = [_column(df.iloc[:, i]) for i in range(len(labels))]
+    columns = column_map(_column, [df.iloc[:, i] for i in range(len(labels))])
     if len(columns) == 1:  # a row of one empty field is written as ""
         only = columns[0]
         columns[0] = pc.if_else(pc.equal(pc.binary_length(only), 0), pa.scalar('""', _TEXT), only)
