@@ -141,6 +141,7 @@ def score_cohort(c: Cohort, config: CriterionConfig, each: Callable[[range], Ite
     pd_list, pd_confirmed_list = pd_pos.tolist(), pd_confirmed.tolist()
     codes, index, confirmed, first = (arr.tolist() for arr in (bor.bor, bor.index, bor.confirmed, bor.first_response))
     a_of_point, a_inside, p_of_inside = f.a.tolist(), inside_a.tolist(), where.tolist()
+    has_target_list = has_target.tolist()
     for e in each(range(c.n_entities)):
         problem = problems[e]
         if problem is not None:
@@ -167,15 +168,19 @@ def score_cohort(c: Cohort, config: CriterionConfig, each: Callable[[range], Ite
             score.pd_date = a_date[a_of_point[pd_list[e]]]
             if config.pd_requires_confirmation:
                 score.pd_confirmed = pd_confirmed_list[e]
-        if not baseline.targets and not baseline.nontargets and result.bor in (Response.ND, Response.MISSING):
+        targets = has_target_list[e]
+        if not targets and not baseline.nontargets and result.bor in (Response.ND, Response.MISSING):
             result.bor = Response.ND if end - start > 1 else result.bor
         if result.bor is Response.PD and config.pd_requires_confirmation:
             result.confirmed = bool(score.pd_confirmed)
-        score.qc_flags.extend(msg for _lid, msg in baseline.qc)
-        score.qc_flags.extend(msg for _lid, _tp, msg in c.warnings[e])
-        score.qc_flags.extend(result.flags)
-        if not baseline.targets:
-            score.qc_flags.append("no target lesion at baseline: not response-evaluable for ORR")
+        flags = score.qc_flags
+        if baseline.qc:
+            flags.extend(msg for _lid, msg in baseline.qc)
+        if c.warnings[e]:
+            flags.extend(msg for _lid, _tp, msg in c.warnings[e])
+        flags.extend(result.flags)
+        if not targets:
+            flags.append("no target lesion at baseline: not response-evaluable for ORR")
         results.append(score)
     _best_changes(c, tps, members.sum_um, results)
     return ScoredCohort(config, c, tps, results)
