@@ -25,6 +25,7 @@ from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
 from irrecist.rules.timepoint import NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
 from irrecist.scoring import ScoreRun
+from irrecist.threads import column_map
 
 TIMEPOINT_COLUMNS = [
     "subject_id", "reader", "criterion", "timepoint", "date", "study_day", "target_sum_mm", "new_lesions_mm",
@@ -148,28 +149,33 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
 
     no_value = np.full(len(idx), np.nan)
     empty = pa.scalar("", pa.string())
-    return {
-        "subject_id": pa.array([s.subject_id for s in scores], pa.string()).take(owner),
-        "reader": pa.array([s.reader for s in scores], pa.string()).take(owner),
-        "criterion": pa.array([cfg.name], pa.string()).take(pa.array(np.zeros(len(idx), dtype=np.int64))),
-        "timepoint": c.a_label_text.take(take),
-        "date": pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.string()),
-        "study_day": np.where(delta >= 0, delta + 1, delta),
-        "target_sum_mm": _mm_column(tps.target_sum[idx]),
-        "new_lesions_mm": _mm_column(tps.new[idx]) if ir else no_value,
-        "tmtb_mm": _mm_column(burden) if ir else no_value,
-        "baseline_mm": base / 1000,
-        "nadir_mm": _mm_column(nadir),
-        "pct_from_baseline": np.where(follow, _pct_column(burden, base), np.nan),
-        "pct_from_nadir": _pct_column(burden, nadir),
-        "change_from_nadir_mm": np.where((burden >= 0) & (nadir >= 0), (burden - nadir) / 1000, np.nan),
-        "target_response": words([_cat(t.value, ir) for t in TARGET_CATEGORIES], tps.target[idx]),
-        "nontarget_response": words([_cat(t.value, ir) for t in NONTARGET_CATEGORIES], tps.nontarget[idx]),
-        "new_lesions": pc.if_else(pa.array(follow), pa.array(tps.new_lesions, pa.string()).take(take), empty),
-        "response": words([labels_[r] for r in RESPONSES], tps.response[idx]),
-        "pd_status": pa.array(tps.pd_status, pa.string()).take(take),
-        "reason": tps.reasons.text(idx),
-    }
+
+    def columns() -> dict[str, Any]:
+        return {
+            "subject_id": pa.array([s.subject_id for s in scores], pa.string()).take(owner),
+            "reader": pa.array([s.reader for s in scores], pa.string()).take(owner),
+            "criterion": pa.array([cfg.name], pa.string()).take(pa.array(np.zeros(len(idx), dtype=np.int64))),
+            "timepoint": c.a_label_text.take(take),
+            "date": pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.string()),
+            "study_day": np.where(delta >= 0, delta + 1, delta),
+            "target_sum_mm": _mm_column(tps.target_sum[idx]),
+            "new_lesions_mm": _mm_column(tps.new[idx]) if ir else no_value,
+            "tmtb_mm": _mm_column(burden) if ir else no_value,
+            "baseline_mm": base / 1000,
+            "nadir_mm": _mm_column(nadir),
+            "pct_from_baseline": np.where(follow, _pct_column(burden, base), np.nan),
+            "pct_from_nadir": _pct_column(burden, nadir),
+            "change_from_nadir_mm": np.where((burden >= 0) & (nadir >= 0), (burden - nadir) / 1000, np.nan),
+            "target_response": words([_cat(t.value, ir) for t in TARGET_CATEGORIES], tps.target[idx]),
+            "nontarget_response": words([_cat(t.value, ir) for t in NONTARGET_CATEGORIES], tps.nontarget[idx]),
+            "new_lesions": pc.if_else(pa.array(follow), pa.array(tps.new_lesions, pa.string()).take(take), empty),
+            "response": words([labels_[r] for r in RESPONSES], tps.response[idx]),
+            "pd_status": pa.array(tps.pd_status, pa.string()).take(take),
+        }
+
+    # the reasons (the largest column) beside the others: Arrow joins them without the GIL
+    reason, rest = column_map(lambda make: make(), [lambda: tps.reasons.text(idx), columns])
+    return {**rest, "reason": reason}
 
 
 def subjects_frame(run: ScoreRun) -> pd.DataFrame:

@@ -44,6 +44,7 @@ from irrecist.rules.baseline import target_measurable_mask
 from irrecist.rules.config import CriterionConfig, mm_to_um
 from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text, words
 from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, labels, overall_response
+from irrecist.threads import column_map
 
 TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
 NONTARGET_CATEGORIES: tuple[NonTargetCategory, ...] = tuple(NonTargetCategory)
@@ -567,43 +568,15 @@ def _reasons(
     """A reason a radiologist can check at every assessment: the numbers, the comparison, each rule that
     applied, and the call (``irrecist.rules.reasons``)."""
     word = "TMTB" if config.new_lesions_in_burden else "SOD"
-    a_e = c.a_entity
     is_base = c.a_index() == 0
-    burden, nadir, base = out.burden, out.nadir, out.baseline
     t_none = _T[TargetCategory.NONE]
-    # the numbers, at follow-ups with a burden
-    has_numbers = ~is_base & (burden >= 0) & (out.target != t_none)
-    num = np.flatnonzero(has_numbers)
-    b, n, base_n = burden[num], np.maximum(nadir[num], 0), base[num]
-    d = b - n
-    at = np.maximum(out.nadir_at[num], 0)
-    nadir_label = np.where(at == c.a_start[:-1][a_e[num]], "baseline", np.asarray(c.a_label, dtype=object)[at])
-    vs_baseline = _where(
-        base_n > 0,
-        lambda k: concat(
-            ": ", tenths_text(pct_tenths_array(b[k], base_n[k])), " % from baseline ", mm_text(base_n[k]), " mm"
-        ),
-    )
-    vs_nadir = _where(n > 0, lambda k: concat(tenths_text(pct_tenths_array(b[k], n[k])), " % and "))
-    numbers = pc.binary_join_element_wise(
-        word, " ", mm_text(b), " mm", vs_baseline, "; ", vs_nadir, pa.array(np.where(d >= 0, "+", "-")),
-        mm_text(np.abs(d)), " mm vs the nadir ", mm_text(n), " mm (", pa.array(nadir_label, pa.string()), ")", "",
-        null_handling="replace", null_replacement="",
-    )  # fmt: skip
-    # the baseline line
-    bl = np.flatnonzero(is_base)
-    baseline_line = concat(
-        "baseline ", word, " ", mm_text(base[bl]), " mm from ",
-        pc.cast(pa.array(mem.n_targets[a_e[bl]]), pa.string()), " target(s)",
-    )  # fmt: skip
-    # the call, at follow-ups
-    fu = np.flatnonzero(~is_base)
-    labels_ = labels(config)
-    call = concat(
-        "target ", words([t.value for t in TARGET_CATEGORIES], out.target[fu]),
-        ", non-target ", words([t.value for t in NONTARGET_CATEGORIES], out.nontarget[fu]),
-        ", new lesions ", pa.array([out.new_lesions[a] for a in fu.tolist()], pa.string()),
-        ": ", words([labels_[r] for r in RESPONSES], out.response[fu]),
+    has_numbers = ~is_base & (out.burden >= 0) & (out.target != t_none)
+    num, bl, fu = np.flatnonzero(has_numbers), np.flatnonzero(is_base), np.flatnonzero(~is_base)
+    # the three kinds of text side by side (Arrow formats them without the GIL)
+    numbers, baseline_line, call = column_map(
+        lambda make: make(),
+        [lambda: _numbers(c, out, word, num), lambda: _baseline_lines(c, out, mem, word, bl),
+         lambda: _calls(config, out, fu)],
     )  # fmt: skip
     # the rules that applied (few assessments)
     t_pd = _T[TargetCategory.PD]
@@ -632,6 +605,47 @@ def _reasons(
     n_a = len(is_base)
     return Reasons([(baseline_line, _positions(bl, n_a)), (numbers, _positions(num, n_a))], rules,
                    [(call, _positions(fu, n_a))])  # fmt: skip
+
+
+def _numbers(c: Cohort, out: Timepoints, word: str, num: IntArray) -> pa.Array:
+    """The numbers of the follow-ups ``num`` (which have a burden): the burden, its change from the baseline
+    and from the nadir, in millimetres and percent."""
+    b, n, base_n = out.burden[num], np.maximum(out.nadir[num], 0), out.baseline[num]
+    d = b - n
+    at = np.maximum(out.nadir_at[num], 0)
+    first = c.a_start[:-1][c.a_entity[num]]
+    nadir_label = np.where(at == first, "baseline", np.asarray(c.a_label, dtype=object)[at])
+    vs_baseline = _where(
+        base_n > 0,
+        lambda k: concat(
+            ": ", tenths_text(pct_tenths_array(b[k], base_n[k])), " % from baseline ", mm_text(base_n[k]), " mm"
+        ),
+    )
+    vs_nadir = _where(n > 0, lambda k: concat(tenths_text(pct_tenths_array(b[k], n[k])), " % and "))
+    return pc.binary_join_element_wise(
+        word, " ", mm_text(b), " mm", vs_baseline, "; ", vs_nadir, pa.array(np.where(d >= 0, "+", "-")),
+        mm_text(np.abs(d)), " mm vs the nadir ", mm_text(n), " mm (", pa.array(nadir_label, pa.string()), ")", "",
+        null_handling="replace", null_replacement="",
+    )  # fmt: skip
+
+
+def _baseline_lines(c: Cohort, out: Timepoints, mem: BaselineMembers, word: str, bl: IntArray) -> pa.Array:
+    """The baselines ``bl``: their sum and number of targets."""
+    return concat(
+        "baseline ", word, " ", mm_text(out.baseline[bl]), " mm from ",
+        pc.cast(pa.array(mem.n_targets[c.a_entity[bl]]), pa.string()), " target(s)",
+    )  # fmt: skip
+
+
+def _calls(config: CriterionConfig, out: Timepoints, fu: IntArray) -> pa.Array:
+    """The call at the follow-ups ``fu``: target, non-target and new-lesion categories and the response."""
+    labels_ = labels(config)
+    return concat(
+        "target ", words([t.value for t in TARGET_CATEGORIES], out.target[fu]),
+        ", non-target ", words([t.value for t in NONTARGET_CATEGORIES], out.nontarget[fu]),
+        ", new lesions ", pa.array([out.new_lesions[a] for a in fu.tolist()], pa.string()),
+        ": ", words([labels_[r] for r in RESPONSES], out.response[fu]),
+    )  # fmt: skip
 
 
 def _positions(rows: IntArray, n: int) -> IntArray:
