@@ -5,9 +5,10 @@ array engine replaced it; it passed every reference case). Used only by ``tests/
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
+from irrecist.rules.bor import BorResult
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.responses import Response
 
@@ -20,16 +21,6 @@ class Point:
     day: int | None
     response: Response
     skip: bool = False
-
-
-@dataclass
-class Bor:
-    bor: Response
-    date: date | None = None
-    index: int | None = None
-    confirmed: bool | None = None
-    first_response_index: int | None = None
-    flags: list[str] = field(default_factory=list)
 
 
 def window(points: Sequence[Point], config: CriterionConfig, pd_date: date | None,
@@ -81,15 +72,17 @@ def _confirmed(pts: list[Point], resp: list[Response], i: int, config: Criterion
     return None
 
 
-def best_overall_response(points: Sequence[Point], config: CriterionConfig, has_target_disease: bool = True) -> Bor:
+def best_overall_response(
+    points: Sequence[Point], config: CriterionConfig, has_target_disease: bool = True
+) -> BorResult:
     pts = list(points)
     if not pts:
-        return Bor(Response.NE if config.missing_as_ne else Response.MISSING)
+        return BorResult(Response.NE if config.missing_as_ne else Response.MISSING)
     resp = [p.response for p in pts]
     flags: list[str] = []
     live = [i for i, p in enumerate(pts) if not p.skip]
     if live and all(resp[i] is Response.ND for i in live):
-        return Bor(Response.ND, pts[live[0]].date, live[0])
+        return BorResult(Response.ND, pts[live[0]].date, live[0])
     if config.confirm_response:
         _apply_cr_then_pr(pts, resp, config, flags)
         cut = next((i for i in live if resp[i] is Response.PD), None)
@@ -100,13 +93,13 @@ def best_overall_response(points: Sequence[Point], config: CriterionConfig, has_
                 if resp[i] is want and _confirmed(pts, resp, i, config) is not None:
                     first = next(j for j in live if resp[j] in (Response.CR, Response.PR)
                                  and _confirmed(pts, resp, j, config) is not None)  # fmt: skip
-                    return Bor(want, pts[i].date, i, True, first, flags)
+                    return BorResult(want, pts[i].date, i, True, first, flags)
     else:
         for want in (Response.CR, Response.PR):
             for i in live:
                 if resp[i] is want:
                     first = next(j for j in live if resp[j] in (Response.CR, Response.PR))
-                    return Bor(want, pts[i].date, i, False, first, flags)
+                    return BorResult(want, pts[i].date, i, False, first, flags)
     sd_level = Response.SD if has_target_disease else Response.NN
     for level in (Response.SD, Response.NN):
         for i in live:
@@ -114,11 +107,11 @@ def best_overall_response(points: Sequence[Point], config: CriterionConfig, has_
             if r not in _SD_LEVEL or not (pts[i].day is None or pts[i].day >= config.sd_min_days):
                 continue
             if (Response.NN if r is Response.NN else sd_level) is level:
-                return Bor(level, pts[i].date, i, None, None, flags)
+                return BorResult(level, pts[i].date, i, None, None, flags)
     for i in live:
         if resp[i] is Response.PD:
-            return Bor(Response.PD, pts[i].date, i, None, None, flags)
-    return Bor(Response.NE, pts[0].date, 0, None, None, flags)
+            return BorResult(Response.PD, pts[i].date, i, None, None, flags)
+    return BorResult(Response.NE, pts[0].date, 0, None, None, flags)
 
 
 def _apply_cr_then_pr(pts: list[Point], resp: list[Response], config: CriterionConfig, flags: list[str]) -> None:
