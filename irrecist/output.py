@@ -23,7 +23,7 @@ from irrecist.files import atomic_write, write_csv
 from irrecist.rules.reasons import pct_tenths_array, words
 from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
-from irrecist.rules.timepoint import NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
+from irrecist.rules.timepoint import NEW_LESION_WORDS, NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
 from irrecist.scoring import ScoreRun
 from irrecist.threads import column_map
 
@@ -148,7 +148,6 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
     labels_ = labels(cfg)
 
     no_value = np.full(len(idx), np.nan)
-    empty = pa.scalar("", pa.string())
 
     def columns() -> dict[str, Any]:
         return {
@@ -168,7 +167,7 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
             "change_from_nadir_mm": np.where((burden >= 0) & (nadir >= 0), (burden - nadir) / 1000, np.nan),
             "target_response": words([_cat(t.value, ir) for t in TARGET_CATEGORIES], tps.target[idx]),
             "nontarget_response": words([_cat(t.value, ir) for t in NONTARGET_CATEGORIES], tps.nontarget[idx]),
-            "new_lesions": pc.if_else(pa.array(follow), pa.array(tps.new_lesions, pa.string()).take(take), empty),
+            "new_lesions": words(list(NEW_LESION_WORDS), np.where(follow, tps.new_lesions[idx], -1)),
             "response": words([labels_[r] for r in RESPONSES], tps.response[idx]),
             "pd_status": pa.array(tps.pd_status, pa.string()).take(take),
         }

@@ -49,6 +49,8 @@ from irrecist.threads import column_map
 TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
 NONTARGET_CATEGORIES: tuple[NonTargetCategory, ...] = tuple(NonTargetCategory)
 RESPONSES: tuple[Response, ...] = tuple(Response)
+NEW_LESION_WORDS: tuple[str, ...] = ("no", "yes", "equivocal")
+"""New lesions at an assessment (``Timepoints.new_lesions`` codes): none, one there, only equivocal ones."""
 _T = {c: i for i, c in enumerate(TARGET_CATEGORIES)}
 _NT = {c: i for i, c in enumerate(NONTARGET_CATEGORIES)}
 _R = {r: i for i, r in enumerate(RESPONSES)}
@@ -193,7 +195,7 @@ class Timepoints:
     nadir_at: IntArray  # the assessment that set the nadir (the baseline's own index for the baseline sum)
     target: IntArray
     nontarget: IntArray
-    new_lesions: list[str]
+    new_lesions: IntArray  # index into ``NEW_LESION_WORDS`` ("no" at baselines)
     response: IntArray
     evaluable: BoolArray
     reasons: Reasons
@@ -203,10 +205,10 @@ class Timepoints:
     def results(self, c: Cohort, start: int, end: int) -> list[TimepointResult]:
         """Assessments ``start`` to ``end - 1`` of one entity (``start`` is its baseline) as objects."""
         r = slice(start, end)
-        tsum, new, burden, base, nadir, nadir_at, target, nontarget, response, evaluable = (
+        tsum, new, burden, base, nadir, nadir_at, target, nontarget, response, evaluable, new_lesions = (
             arr[r].tolist()
             for arr in (self.target_sum, self.new, self.burden, self.baseline, self.nadir, self.nadir_at,
-                        self.target, self.nontarget, self.response, self.evaluable)
+                        self.target, self.nontarget, self.response, self.evaluable, self.new_lesions)
         )  # fmt: skip
 
         def um(x: int) -> int | None:
@@ -225,7 +227,7 @@ class Timepoints:
                 TimepointResult(
                     c.a_label[a], c.a_date[a], False, um(tsum[i]), um(new[i]), um(burden[i]), base[i], nadir[i],
                     "baseline" if nadir_at[i] == start else c.a_label[nadir_at[i]], TARGET_CATEGORIES[target[i]],
-                    nt, self.new_lesions[a], RESPONSES[response[i]], self.pd_status[a], evaluable[i],
+                    nt, NEW_LESION_WORDS[new_lesions[i]], RESPONSES[response[i]], self.pd_status[a], evaluable[i],
                     nt is NonTargetCategory.PD, self.reasons.of(a), self.admitted.get(a, []),
                 )
             )  # fmt: skip
@@ -475,7 +477,7 @@ def score_timepoints(
         nadir_at=np.full(n_a, NONE, dtype=np.int64),
         target=np.full(n_a, NONE, dtype=np.int64),
         nontarget=np.where(a_k == 0, NONE, ntcat),
-        new_lesions=[""] * n_a,
+        new_lesions=np.zeros(n_a, dtype=np.int64),
         response=np.full(n_a, NONE, dtype=np.int64),
         evaluable=np.zeros(n_a, dtype=bool),
         reasons=Reasons([], {}, []),
@@ -546,8 +548,7 @@ def score_timepoints(
         )
         not_ne = resp != _R[Response.NE]
         last_cr[ents] = np.where(not_ne, resp == _R[Response.CR], last_cr[ents])
-    new_word = np.where(new_present | admitted_present, "yes", np.where(new.equivocal, "equivocal", "no"))
-    out.new_lesions = [str(w) if k else "no" for w, k in zip(new_word.tolist(), a_k.tolist(), strict=True)]
+    out.new_lesions = np.where(a_k == 0, 0, np.where(new_present | admitted_present, 1, np.where(new.equivocal, 2, 0)))
     out.reasons = _reasons(c, config, out, mem, new, m, missing, nt_ne, nt_pd, persisted, reappeared_pd)
     return out, mem
 
@@ -643,7 +644,7 @@ def _calls(config: CriterionConfig, out: Timepoints, fu: IntArray) -> pa.Array:
     return concat(
         "target ", words([t.value for t in TARGET_CATEGORIES], out.target[fu]),
         ", non-target ", words([t.value for t in NONTARGET_CATEGORIES], out.nontarget[fu]),
-        ", new lesions ", pa.array([out.new_lesions[a] for a in fu.tolist()], pa.string()),
+        ", new lesions ", words(list(NEW_LESION_WORDS), out.new_lesions[fu]),
         ": ", words([labels_[r] for r in RESPONSES], out.response[fu]),
     )  # fmt: skip
 
