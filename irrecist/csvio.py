@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from irrecist.threads import column_map
 
-__all__ = ["csv_bytes"]
+__all__ = ["csv_bytes", "csv_chunks"]
 
 _TEXT = pa.large_string()
 
@@ -213,7 +213,7 @@ def _column(ser: pd.Series) -> pa.Array:
     raise _Unhandled(str(dtype))
 
 
-def _native(df: pd.DataFrame) -> bytes:
+def _native(df: pd.DataFrame) -> list[bytes | memoryview]:
     labels = df.columns
     if labels.nlevels != 1 or len(labels) == 0 or any(type(c) is not str for c in labels):
         raise _Unhandled("column labels")
@@ -221,23 +221,30 @@ def _native(df: pd.DataFrame) -> bytes:
         raise _Unhandled("csv quoting of empty fields")
     header = _csv_line(list(labels)).encode("utf-8")
     if len(df) == 0:
-        return header
+        return [header]
     columns = column_map(_column, [df.iloc[:, i] for i in range(len(labels))])
     if len(columns) == 1:  # a row of one empty field is written as ""
         only = columns[0]
         columns[0] = pc.if_else(pc.equal(pc.binary_length(only), 0), pa.scalar('""', _TEXT), only)
-    columns[-1] = pc.binary_join_element_wise(columns[-1], _EMPTY, pa.scalar("\n", _TEXT))
+    # every row after the header's line end, and its own line end before the next row: the newline joins the
+    # first column (usually short), not the last (often the longest text of the table)
+    columns[0] = pc.binary_join_element_wise(pa.scalar("\n", _TEXT), columns[0], _EMPTY)
     rows = pc.binary_join_element_wise(*columns, pa.scalar(",", _TEXT)) if len(columns) > 1 else columns[0]
     _validity, offsets, data = rows.buffers()
     ends = np.frombuffer(offsets, dtype=np.int64)
     start, stop = int(ends[rows.offset]), int(ends[rows.offset + len(rows)])
-    return b"".join((header, memoryview(data)[start:stop]))
+    return [header[:-1], memoryview(data)[start:stop], b"\n"]
+
+
+def csv_chunks(df: pd.DataFrame) -> list[bytes | memoryview]:
+    """``csv_bytes`` in pieces, to be written one after the other (no copy of the whole text)."""
+    try:
+        return _native(df)
+    except (_Unhandled, UnicodeEncodeError, pa.ArrowException):
+        return [df.to_csv(index=False, lineterminator="\n").encode("utf-8")]
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """The bytes of df.to_csv(index=False, lineterminator="\\n"), built column-wise (UTF-8); see the module
     docstring for what is built natively and what is left to pandas."""
-    try:
-        return _native(df)
-    except (_Unhandled, UnicodeEncodeError, pa.ArrowException):
-        return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return b"".join(csv_chunks(df))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from irrecist.csvio import csv_bytes
+from irrecist.csvio import csv_chunks
 
 
 def _umask() -> int:
@@ -38,5 +38,11 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     """``df.to_csv(path, index=False, lineterminator="\\n")``, byte for byte, built column-wise
     (``irrecist.csvio``), written atomically."""
-    data = csv_bytes(df)
-    atomic_write(path, lambda p: p.write_bytes(data))
+    chunks = csv_chunks(df)
+
+    def write(p: Path) -> None:
+        with p.open("wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+
+    atomic_write(path, write)
