@@ -4,6 +4,7 @@ the same inputs give byte-identical outputs, and ``--strict`` turns every warnin
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
 from collections.abc import Callable
@@ -93,6 +94,26 @@ def _failing_write_bytes(real: Callable[..., Any], fail_on: str) -> Callable[...
     return write_bytes
 
 
+class _FullDisk(io.BufferedWriter):
+    """A file that takes half of what it is given, then the disk is full."""
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        super().write(view[: len(view) // 2])
+        raise OSError("disk full")
+
+
+def _failing_open(real: Callable[..., Any], fail_on: str) -> Callable[..., Any]:
+    """The result tables are written in pieces through ``Path.open`` (``irrecist.files.write_csv``)."""
+
+    def open_(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if fail_on in self.name and "w" in mode:
+            return _FullDisk(io.FileIO(self, "w"))
+        return real(self, mode, *args, **kwargs)
+
+    return open_
+
+
 @pytest.mark.parametrize(("command", "table"), [("score", "subjects.csv"), ("extract", "issues.csv")])
 def test_an_interrupted_write_leaves_the_previous_file_whole(
     command: str, table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -109,6 +130,7 @@ def test_an_interrupted_write_leaves_the_previous_file_whole(
     before = (out / table).read_bytes()
     monkeypatch.setattr(pd.DataFrame, "to_csv", _failing_to_csv(pd.DataFrame.to_csv, f".{table}."))
     monkeypatch.setattr(Path, "write_bytes", _failing_write_bytes(Path.write_bytes, f".{table}."))
+    monkeypatch.setattr(Path, "open", _failing_open(Path.open, f".{table}."))
     with pytest.raises(OSError, match="disk full"):
         main(argv)
     assert (out / table).read_bytes() == before
