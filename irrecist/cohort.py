@@ -46,9 +46,14 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 
 
-def _offsets(groups: IntArray, n: int) -> IntArray:
+def offsets(groups: IntArray, n: int) -> IntArray:
     """Start offsets (length ``n + 1``) of ``n`` consecutive groups whose ids are ``groups`` (sorted)."""
     return np.searchsorted(groups, np.arange(n + 1)).astype(np.int64)
+
+
+def groups(start: IntArray) -> IntArray:
+    """The group of every position, from the groups' start offsets (the inverse of ``offsets``)."""
+    return np.repeat(np.arange(len(start) - 1, dtype=np.int64), np.diff(start))
 
 
 @dataclass
@@ -89,9 +94,9 @@ class Cohort:
     """Offsets of each assessment's observations (length assessments + 1)."""
 
     def __post_init__(self) -> None:
-        self.a_start = _offsets(self.a_entity, len(self.subject_id))
-        self.l_start = _offsets(self.l_entity, len(self.subject_id))
-        self.o_start = _offsets(self.o_assessment, len(self.a_date))
+        self.a_start = offsets(self.a_entity, len(self.subject_id))
+        self.l_start = offsets(self.l_entity, len(self.subject_id))
+        self.o_start = offsets(self.o_assessment, len(self.a_date))
 
     @property
     def n_entities(self) -> int:

@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from irrecist.rules.bor import CODES, NO_DAY, BorPoints, best_overall_responses, day_of, window_mask
+from irrecist.rules.bor import NO_DAY, BorPoints, best_overall_responses, day_of, window_mask
 from irrecist.rules.config import profile
 from irrecist.rules.confirmation import STATUSES, confirm_progressions
-from irrecist.rules.responses import Response
+from irrecist.rules.responses import RESPONSES, Response
 from tests import bor_oracle
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -81,7 +81,7 @@ CR_PR_CR = _one([1, 29, 57, 85], [Response.CR, Response.PR, Response.CR, Respons
 @example(cfg=profile("irrecist").replace(cr_then_pr="pr"), subjects=[CR_PR_CR])
 @example(cfg=profile("irrecist").replace(cr_then_pr="invalidate"), subjects=[CR_PR_CR])
 def test_bor_arrays_equal_the_oracle(cfg: Any, subjects: list[dict[str, Any]]) -> None:
-    code = {r: i for i, r in enumerate(CODES)}
+    code = {r: i for i, r in enumerate(RESPONSES)}
     flat = [(s, i) for s in subjects for i in range(len(s["days"]))]
     points = BorPoints(
         np.concatenate(([0], np.cumsum([len(s["days"]) for s in subjects]))).astype(np.int64),
@@ -110,7 +110,7 @@ def test_bor_arrays_equal_the_oracle(cfg: Any, subjects: list[dict[str, Any]]) -
             return None if i < 0 else i - first  # noqa: B023
 
         confirmed = int(got.confirmed[e])
-        assert (CODES[got.bor[e]], local(int(got.index[e])), None if confirmed < 0 else bool(confirmed),
+        assert (RESPONSES[got.bor[e]], local(int(got.index[e])), None if confirmed < 0 else bool(confirmed),
                 local(int(got.first_response[e])), got.flags.get(e, [])) == (
             want.bor, want.index, want.confirmed, want.first_response_index, want.flags)  # fmt: skip
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, CohortLesions, IntArray
+from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, CohortLesions, IntArray, offsets
 from irrecist.model import Lesion, Observation, Status
 from irrecist.rules.config import CriterionConfig, mm_to_um
 
@@ -193,8 +193,8 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
     for o, e, r in rows:
         offending.setdefault(e, []).append((0 if r == TARGET else 1, o))
     # per entity, in baseline order: its targets and its non-targets (offsets into one array each)
-    t_les, t_at = les[is_t], np.searchsorted(ent[is_t], np.arange(n_e + 1)).tolist()
-    nt_les, nt_at = les[is_nt], np.searchsorted(ent[is_nt], np.arange(n_e + 1)).tolist()
+    t_les, t_at = les[is_t], offsets(ent[is_t], n_e).tolist()
+    nt_les, nt_at = les[is_nt], offsets(ent[is_nt], n_e).tolist()
     lesion_of = dict(zip(base_o.tolist(), les.tolist(), strict=True))
     out: list[Baseline] = []
     sums = sum_um.tolist()

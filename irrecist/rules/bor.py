@@ -17,18 +17,15 @@ from datetime import date
 
 import numpy as np
 
-from irrecist.cohort import BoolArray, IntArray
+from irrecist.cohort import EPOCH, BoolArray, IntArray, groups, offsets
 from irrecist.rules.config import CriterionConfig
-from irrecist.rules.responses import Response
+from irrecist.rules.responses import RESPONSES, Response
 
-CODES: tuple[Response, ...] = tuple(Response)
-"""Response codes: the position in this tuple (as ``timepoint.RESPONSES``)."""
-_C = {r: np.int64(i) for i, r in enumerate(CODES)}
+_C = {r: np.int64(i) for i, r in enumerate(RESPONSES)}
 CR, PR, SD, NN, PD, NE, ND, MISSING = (
     _C[r] for r in (Response.CR, Response.PR, Response.SD, Response.NN, Response.PD, Response.NE, Response.ND,
                     Response.MISSING)
 )  # fmt: skip
-_ORIGIN = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -56,7 +53,7 @@ class BorPoints:
     """Post-baseline assessments of many entities, grouped by entity in date order."""
 
     start: IntArray  # offsets of each entity's points (entities + 1)
-    response: IntArray  # index into ``CODES``
+    response: IntArray  # index into ``RESPONSES``
     day: IntArray  # days since the entity's reference date (where ``has_day``)
     has_day: BoolArray
     ordinal: IntArray  # the date as days since 1970-01-01
@@ -65,8 +62,7 @@ class BorPoints:
     def subset(self, keep: BoolArray) -> tuple[BorPoints, IntArray]:
         """The points where ``keep``, and their positions in these points."""
         where = np.flatnonzero(keep)
-        counts = np.bincount(_entities(self.start)[where], minlength=len(self.start) - 1)
-        start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        start = offsets(groups(self.start)[where], len(self.start) - 1)
         sub = BorPoints(start, self.response[where], self.day[where], self.has_day[where], self.ordinal[where],
                         self.skip[where])  # fmt: skip
         return sub, where
@@ -74,7 +70,7 @@ class BorPoints:
 
 @dataclass
 class BorArrays:
-    """BOR of every entity: codes into ``CODES``; positions into the points given, -1 for none."""
+    """BOR of every entity: codes into ``RESPONSES``; positions into the points given, -1 for none."""
 
     bor: IntArray
     index: IntArray
@@ -93,7 +89,7 @@ def window_mask(
     """Points inside the BOR window (decisions.md 3): up to the PD date (``bor_stop_at_pd``), before new
     anticancer therapy (``end_before``) and on or before the data cut (``end_on``). Per entity, as day
     ordinals; ``NO_DAY`` where there is none."""
-    entity = _entities(p.start)
+    entity = groups(p.start)
     inside = (p.ordinal < end_before[entity]) & (p.ordinal <= end_on[entity])
     if config.bor_stop_at_pd:
         inside &= p.ordinal <= pd_day[entity]
@@ -114,7 +110,7 @@ def window(
     """``window_mask`` for one entity's points: the indices inside."""
 
     def day(d: date | None) -> IntArray:
-        return np.array([NO_DAY if d is None else (d - _ORIGIN).days], dtype=np.int64)
+        return np.array([day_of(d)], dtype=np.int64)
 
     mask = window_mask(_points([points]), config, day(pd_date), day(end_before), day(end_on))
     return np.flatnonzero(mask).tolist()
@@ -135,7 +131,7 @@ def best_overall_response(
 
     i = int(got.index[0])
     return BorResult(
-        CODES[got.bor[0]],
+        RESPONSES[got.bor[0]],
         pts[i].date if i >= 0 else None,
         at(i),
         None if got.confirmed[0] < 0 else bool(got.confirmed[0]),
@@ -151,13 +147,9 @@ def _points(groups: Sequence[Sequence[BorPoint]]) -> BorPoints:
         np.array([_C[p.response] for p in flat], dtype=np.int64),
         np.array([0 if p.day is None else p.day for p in flat], dtype=np.int64),
         np.array([p.day is not None for p in flat], dtype=bool),
-        np.array([(p.date - _ORIGIN).days for p in flat], dtype=np.int64),
+        np.array([day_of(p.date) for p in flat], dtype=np.int64),
         np.array([p.skip for p in flat], dtype=bool),
     )
-
-
-def _entities(start: IntArray) -> IntArray:
-    return np.repeat(np.arange(len(start) - 1, dtype=np.int64), np.diff(start))
 
 
 def first_where(mask: BoolArray, start: IntArray) -> IntArray:
@@ -199,7 +191,7 @@ def best_overall_responses(
             out.first_response[take] = first[take]
         decided[take] = True
 
-    entity = _entities(p.start)
+    entity = groups(p.start)
     first_live = first_where(live, p.start)
     n_live = np.bincount(entity[live], minlength=n_e)
     all_nd = (n_live > 0) & (np.bincount(entity[live & (resp == ND)], minlength=n_e) == n_live)
@@ -235,7 +227,7 @@ def _apply_cr_then_pr(
     flags: dict[int, list[str]] = {}
     if config.cr_then_pr == "invalidate":
         return flags
-    entity = _entities(p.start)
+    entity = groups(p.start)
     live = ~p.skip
     n_e = len(p.start) - 1
     both = (np.bincount(entity[live & (resp == CR)], minlength=n_e) > 0) & (
@@ -308,4 +300,4 @@ def _confirmed(p: BorPoints, resp: IntArray, candidate: BoolArray, config: Crite
 
 def day_of(d: date | None) -> int:
     """``d`` as days since 1970-01-01 (``NO_DAY`` for none), the ordinals of ``BorPoints``."""
-    return NO_DAY if d is None else (d - _ORIGIN).days
+    return NO_DAY if d is None else (d - EPOCH).days

@@ -17,7 +17,7 @@ import numpy as np
 
 from irrecist.cohort import BoolArray, IntArray
 from irrecist.rules.config import CriterionConfig
-from irrecist.rules.responses import Response
+from irrecist.rules.responses import RESPONSES, Response
 
 PENDING = "pending"
 UNCONFIRMED = "unconfirmed"
@@ -25,8 +25,7 @@ CONFIRMED = "confirmed"
 STATUSES: tuple[str, ...] = ("", PENDING, UNCONFIRMED, CONFIRMED)
 """``pd_status`` codes: the position in this tuple."""
 _PENDING, _UNCONFIRMED, _CONFIRMED = 1, 2, 3
-_CODE = {r: i for i, r in enumerate(Response)}
-_PD, _NE = _CODE[Response.PD], _CODE[Response.NE]
+_PD, _NE = RESPONSES.index(Response.PD), RESPONSES.index(Response.NE)
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def confirm_progression(
     got = confirm_progressions(
         np.array([0, len(responses)], dtype=np.int64),
         np.asarray(days, dtype=np.int64),
-        np.array([-1 if r is None else _CODE[r] for r in responses], dtype=np.int64),
+        np.array([-1 if r is None else RESPONSES.index(r) for r in responses], dtype=np.int64),
         confirms_all,
         config,
     )

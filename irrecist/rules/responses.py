@@ -45,6 +45,9 @@ class NonTargetCategory(str, Enum):
     NONE = "NONE"  # no non-target lesion at baseline
 
 
+RESPONSES: tuple[Response, ...] = tuple(Response)
+"""Response codes of the array engine: the position in this tuple."""
+
 RECIST_LABELS: dict[Response, str] = {r: r.value for r in Response}
 IR_LABELS: dict[Response, str] = {
     Response.CR: "irCR",

@@ -14,12 +14,11 @@ from decimal import Decimal
 
 import numpy as np
 
-from irrecist.cohort import EPOCH, NEW, S_EQUIVOCAL, TARGET, BoolArray, Cohort, IntArray, from_records
+from irrecist.cohort import EPOCH, NEW, S_EQUIVOCAL, TARGET, BoolArray, Cohort, IntArray, from_records, groups, offsets
 from irrecist.errors import InputError
 from irrecist.model import SubjectRecord
 from irrecist.rules.baseline import Baseline, analyse_baselines, fmt_mm
 from irrecist.rules.bor import (
-    CODES,
     NO_DAY,
     BorPoints,
     BorResult,
@@ -151,7 +150,7 @@ def score_cohort(c: Cohort, config: CriterionConfig, each: Callable[[range], Ite
         start, end = x.a_start[e], x.a_start[e + 1]
         i = index[e]
         result = BorResult(
-            CODES[codes[e]],
+            RESPONSES[codes[e]],
             a_date[a_inside[i]] if i >= 0 else None,
             p_of_inside[i] - starts[e] if i >= 0 else None,
             None if confirmed[e] < 0 else bool(confirmed[e]),
@@ -194,8 +193,7 @@ class _FollowUps:
     def __init__(self, c: Cohort, problems: list[str | None]) -> None:
         ok = np.array([p is None for p in problems], dtype=bool)
         self.a = np.flatnonzero((c.a_index() > 0) & ok[c.a_entity])
-        counts = np.bincount(c.a_entity[self.a], minlength=c.n_entities)
-        self.start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self.start = offsets(c.a_entity[self.a], c.n_entities)
         x = c.lists
         self.reference = [
             info.treatment_start_date or (c.a_date[x.a_start[e]] if x.a_start[e] < x.a_start[e + 1] else EPOCH)
@@ -249,7 +247,7 @@ def _confirm(c: Cohort, tps: Timepoints, f: _FollowUps, config: CriterionConfig)
 
     got = confirm_progressions(f.start, f.days, tps.response[f.a], confirms, config)
     pd_word = label(Response.PD, config)
-    entity = np.searchsorted(f.start, np.arange(len(f.a)), side="right") - 1
+    entity = groups(f.start)
     pd_index, confirmed_at = got.pd_index.tolist(), got.confirmed_at.tolist()
     for pt, st in zip(np.flatnonzero(got.status).tolist(), got.status[got.status > 0].tolist(), strict=True):
         a, e = int(f.a[pt]), int(entity[pt])

@@ -43,12 +43,18 @@ from irrecist.cohort import (
 from irrecist.rules.baseline import target_measurable_mask
 from irrecist.rules.config import CriterionConfig, mm_to_um
 from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text, words
-from irrecist.rules.responses import NonTargetCategory, Response, TargetCategory, labels, overall_response
+from irrecist.rules.responses import (
+    RESPONSES,
+    NonTargetCategory,
+    Response,
+    TargetCategory,
+    labels,
+    overall_response,
+)
 from irrecist.threads import column_map
 
 TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
 NONTARGET_CATEGORIES: tuple[NonTargetCategory, ...] = tuple(NonTargetCategory)
-RESPONSES: tuple[Response, ...] = tuple(Response)
 NEW_LESION_WORDS: tuple[str, ...] = ("no", "yes", "equivocal")
 """New lesions at an assessment (``Timepoints.new_lesions`` codes): none, one there, only equivocal ones."""
 _T = {c: i for i, c in enumerate(TARGET_CATEGORIES)}
