@@ -24,7 +24,8 @@ UNCONFIRMED = "unconfirmed"
 CONFIRMED = "confirmed"
 STATUSES: tuple[str, ...] = ("", PENDING, UNCONFIRMED, CONFIRMED)
 """``pd_status`` codes: the position in this tuple."""
-_PENDING, _UNCONFIRMED, _CONFIRMED = 1, 2, 3
+STATUS_CODE = {s: i for i, s in enumerate(STATUSES)}
+_PENDING, _UNCONFIRMED, _CONFIRMED = STATUS_CODE[PENDING], STATUS_CODE[UNCONFIRMED], STATUS_CODE[CONFIRMED]
 _PD, _NE = RESPONSES.index(Response.PD), RESPONSES.index(Response.NE)
 
 
@@ -92,7 +93,7 @@ def confirm_progressions(
         done[e_hit] = True
         outcome[j[miss]] = _UNCONFIRMED  # pseudoprogression: scoring goes on
         open_j[ents[miss]] = -1
-        opens = (r == _PD) & ((j < 0) | np.isin(np.arange(len(ents)), miss))
+        opens = (r == _PD) & (open_j[ents] < 0)  # a confirmed episode's entity is done, its episode stays open
         open_j[ents[opens]] = i[opens]
         episode[i[opens]] = i[opens]
     pending = (open_j >= 0) & ~done

@@ -107,13 +107,13 @@ class Reasons:
 
     def text(self, index: IntArray) -> pa.Array:
         """The reasons of the assessments ``index``, each joined with ``"; "``."""
-        lead = [_at(t, at[index]) for t, at in self.lead]
-        call = [_at(t, at[index]) for t, at in self.call]
+        lead = [texts_at(t, at[index]) for t, at in self.lead]
+        call = [texts_at(t, at[index]) for t, at in self.call]
         parts = [*lead, _sparse(self.rules, index), *call, _sparse(self.later, index)]
         return pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
 
 
-def _at(texts: pa.Array, at: IntArray) -> pa.Array:
+def texts_at(texts: pa.Array, at: IntArray) -> pa.Array:
     """``texts[at]``, null where ``at`` is -1."""
     return texts.take(pa.array(np.maximum(at, 0), mask=at < 0))
 

@@ -28,7 +28,7 @@ from irrecist.rules.bor import (
     window_mask,
 )
 from irrecist.rules.config import CriterionConfig
-from irrecist.rules.confirmation import CONFIRMED, PENDING, STATUSES, UNCONFIRMED, PdArrays, confirm_progressions
+from irrecist.rules.confirmation import PENDING, STATUS_CODE, STATUSES, UNCONFIRMED, PdArrays, confirm_progressions
 from irrecist.rules.reasons import pct_tenths_array
 from irrecist.rules.responses import NonTargetCategory, Response, label
 from irrecist.rules.timepoint import (
@@ -181,7 +181,7 @@ def score_cohort(c: Cohort, config: CriterionConfig, each: Callable[[range], Ite
         if not targets:
             flags.append("no target lesion at baseline: not response-evaluable for ORR")
         results.append(score)
-    _best_changes(c, tps, members.sum_um, results)
+    _best_changes(c, tps, members.sum_um, pd_day, results)
     return ScoredCohort(config, c, tps, results)
 
 
@@ -208,16 +208,15 @@ class _FollowUps:
 _NO_CHANGE = np.iinfo(np.int64).max
 
 
-def _best_changes(c: Cohort, tps: Timepoints, base_um: IntArray, results: list[SubjectScore | str]) -> None:
+def _best_changes(
+    c: Cohort, tps: Timepoints, base_um: IntArray, pd_day: IntArray, results: list[SubjectScore | str]
+) -> None:
     """Each subject's best percentage change of the burden from baseline: the lowest over its evaluable
-    follow-ups up to the PD date (none without a baseline sum), in tenths rounded as ``pct_tenths``."""
+    follow-ups up to the PD date (``pd_day``, ``NO_DAY`` for none; none without a baseline sum), in tenths
+    rounded as ``pct_tenths``."""
     n_e = c.n_entities
     if not n_e or not len(c.a_entity):
         return
-    pd_day = np.full(n_e, _NO_CHANGE, dtype=np.int64)
-    for e, r in enumerate(results):
-        if not isinstance(r, str) and r.pd_date is not None:
-            pd_day[e] = (r.pd_date - EPOCH).days
     a_e = c.a_entity
     base = base_um[a_e]
     counted = tps.evaluable & (c.a_index() > 0) & (base > 0) & (c.a_day <= pd_day[a_e])
@@ -233,7 +232,7 @@ def _best_changes(c: Cohort, tps: Timepoints, base_um: IntArray, results: list[S
 
 _PD = RESPONSES.index(Response.PD)
 _NT_PD = NONTARGET_CATEGORIES.index(NonTargetCategory.PD)
-_UNCONFIRMED, _PENDING, _CONFIRMED = (STATUSES.index(s) for s in (UNCONFIRMED, PENDING, CONFIRMED))
+_UNCONFIRMED, _PENDING = STATUS_CODE[UNCONFIRMED], STATUS_CODE[PENDING]
 
 
 def _confirm(c: Cohort, tps: Timepoints, f: _FollowUps, config: CriterionConfig) -> PdArrays:

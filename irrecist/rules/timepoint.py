@@ -42,7 +42,7 @@ from irrecist.cohort import (
 )
 from irrecist.rules.baseline import target_measurable_mask
 from irrecist.rules.config import CriterionConfig, mm_to_um
-from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text, words
+from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text, texts_at, words
 from irrecist.rules.responses import (
     RESPONSES,
     NonTargetCategory,
@@ -377,11 +377,13 @@ def _new_lesions(c: Cohort, config: CriterionConfig, members: BaselineMembers) -
             organ = _codes([c.l_organ_key[li] for li in cand_l.tolist()])
             within_organ = _rank_in_group(ent * (int(organ.max()) + 1) + organ) < config.max_new_in_tmtb_per_organ
             ok = np.flatnonzero(within_organ)
-            ok = ok[_rank_in_group(ent[ok]) < config.max_new_in_tmtb]
+            in_subject = _rank_in_group(ent[ok])  # place among the subject's admissions
+            within = in_subject < config.max_new_in_tmtb
+            ok, order_in_subject = ok[within], in_subject[within]
             adm_l, adm_a = cand_l[ok], cand_a[ok]
             admit_a[adm_l] = adm_a
             out.admit_k[adm_l] = c.a_index()[adm_a]
-            out.admit_order[adm_l] = _rank_in_group(ent[ok]) + 1
+            out.admit_order[adm_l] = order_in_subject + 1
             for a, lid in zip(adm_a.tolist(), [c.l_id[li] for li in adm_l.tolist()], strict=True):
                 newly.setdefault(a, []).append(lid)
     rank = np.full(n_l, _NEVER, dtype=np.int64)
@@ -664,8 +666,7 @@ def _positions(rows: IntArray, n: int) -> IntArray:
 
 def _where(mask: BoolArray, fmt: Callable[[BoolArray], pa.Array]) -> pa.Array:
     """``fmt(mask)`` (texts of the rows where ``mask`` holds) spread over every row, null elsewhere."""
-    pos = np.cumsum(mask) - 1
-    return fmt(mask).take(pa.array(np.maximum(pos, 0), mask=~mask))
+    return texts_at(fmt(mask), np.where(mask, np.cumsum(mask) - 1, -1))
 
 
 def _entity_lesions(c: Cohort, a: int) -> range:
