@@ -1,8 +1,8 @@
 """Score subjects: baseline, every assessment, irPD confirmation, BOR and each subject's dates.
 
-decisions.md sections 2 to 5. ``score_cohort`` scores every subject of a ``Cohort`` (the timepoint engine for
-all at once, then confirmation and BOR per subject); ``score_subject`` scores one ``SubjectRecord`` as a
-cohort of one. Pure: never touches files.
+decisions.md sections 2 to 5. ``score_cohort`` scores every subject of a ``Cohort`` at once (the timepoint
+engine, irPD confirmation and BOR on arrays), then makes each subject's ``SubjectScore``; ``score_subject``
+scores one ``SubjectRecord`` as a cohort of one. Pure: never touches files.
 """
 
 from __future__ import annotations
