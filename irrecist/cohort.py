@@ -8,11 +8,11 @@ observations grouped by assessment. Lengths are whole micrometres as in ``irreci
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
-from typing import overload
+from typing import TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +43,7 @@ EPOCH = date(1970, 1, 1)
 """Day 0 of ``Cohort.a_day``."""
 
 IntArray = NDArray[np.int64]
+T = TypeVar("T")
 BoolArray = NDArray[np.bool_]
 
 
@@ -199,29 +200,32 @@ class CohortLists:
     l_nodal: list[bool]
 
 
-class CohortLesions(Sequence[Lesion]):
-    """Some lesions of a cohort (an array of lesion positions) as ``Lesion`` objects, made on first use (a
-    baseline's targets and non-targets: scoring only counts them, the CDISC tables and verification read them)."""
+class MadeOnDemand(Sequence[T]):
+    """Objects of a cohort made when asked for and not kept: ``make(key)`` for each of ``keys``. A baseline's
+    targets and non-targets (``Cohort.lesion`` of lesion positions: scoring only counts them, the CDISC tables
+    and verification read them) and a run's subject records (``Cohort.record`` of entities: scoring needs
+    none, the CDISC tables walk them once, ``--strict`` keeps a few), so a run never holds one object per
+    lesion or observation for every subject at once."""
 
-    __slots__ = ("_cohort", "_lesions")
+    __slots__ = ("_make", "_keys")
 
-    def __init__(self, cohort: Cohort, lesions: IntArray) -> None:
-        self._cohort, self._lesions = cohort, lesions
+    def __init__(self, make: Callable[[int], T], keys: Sequence[int] | IntArray) -> None:
+        self._make, self._keys = make, keys
 
     def __len__(self) -> int:
-        return len(self._lesions)
+        return len(self._keys)
 
     @overload
-    def __getitem__(self, i: int) -> Lesion: ...
+    def __getitem__(self, i: int) -> T: ...
     @overload
-    def __getitem__(self, i: slice) -> list[Lesion]: ...
-    def __getitem__(self, i: int | slice) -> Lesion | list[Lesion]:
+    def __getitem__(self, i: slice) -> list[T]: ...
+    def __getitem__(self, i: int | slice) -> T | list[T]:
         if isinstance(i, slice):
-            return [self._cohort.lesion(li) for li in self._lesions[i].tolist()]
-        return self._cohort.lesion(int(self._lesions[i]))
+            return [self._make(k) for k in self._keys[i]]
+        return self._make(self._keys[i])
 
-    def __iter__(self) -> Iterator[Lesion]:
-        return (self._cohort.lesion(li) for li in self._lesions.tolist())
+    def __iter__(self) -> Iterator[T]:
+        return (self._make(k) for k in self._keys)
 
     def __eq__(self, other: object) -> bool:
         return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
@@ -230,33 +234,6 @@ class CohortLesions(Sequence[Lesion]):
         return repr(list(self))
 
     __hash__ = None  # type: ignore[assignment]
-
-
-class CohortRecords(Sequence[SubjectRecord]):
-    """Some entities of a cohort as ``SubjectRecord`` objects, each made when asked for and not kept (scoring
-    needs none; the CDISC tables walk them once, ``--strict`` keeps a few): a run never holds one object per
-    observation for every subject at once."""
-
-    def __init__(self, cohort: Cohort, entities: list[int]) -> None:
-        self._cohort, self._entities = cohort, entities
-
-    def __len__(self) -> int:
-        return len(self._entities)
-
-    def _get(self, i: int) -> SubjectRecord:
-        return self._cohort.record(self._entities[i])
-
-    @overload
-    def __getitem__(self, i: int) -> SubjectRecord: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[SubjectRecord]: ...
-    def __getitem__(self, i: int | slice) -> SubjectRecord | list[SubjectRecord]:
-        if isinstance(i, slice):
-            return [self._get(j) for j in range(len(self))[i]]
-        return self._get(range(len(self))[i])
-
-    def __iter__(self) -> Iterator[SubjectRecord]:
-        return (self._get(i) for i in range(len(self)))
 
 
 def from_records(records: list[SubjectRecord]) -> Cohort:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from irrecist.cohort import Cohort, CohortRecords
+from irrecist.cohort import Cohort, MadeOnDemand
 from irrecist.cohort_table import build_cohort
 from irrecist.errors import InputError, Level, Problem
 from irrecist.inputs import Collected, collect_tables, require_tables
@@ -81,7 +81,7 @@ def score_cohort_run(cohort: Cohort, failed: Mapping[tuple[str, str], str], conf
         else:
             run.scores.append(result)
             kept.append(e)
-    run.records = CohortRecords(cohort, kept)
+    run.records = MadeOnDemand(cohort.record, kept)
     return run
 
 

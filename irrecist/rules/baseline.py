@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, CohortLesions, IntArray, offsets
+from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, IntArray, MadeOnDemand, offsets
 from irrecist.model import Lesion, Observation, Status
 from irrecist.rules.config import CriterionConfig, mm_to_um
 
@@ -208,8 +208,8 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
             lesions = {lid: c.lesion(lesion_of[o]) for o, lid in enumerate(observations, start=x.o_start[a])}
             out.append(analyse_baseline(lesions, observations, config))
             continue
-        targets = CohortLesions(c, t_les[t_at[e] : t_at[e + 1]])
-        nontargets = CohortLesions(c, nt_les[nt_at[e] : nt_at[e + 1]])
+        targets = MadeOnDemand(c.lesion, t_les[t_at[e] : t_at[e + 1]])
+        nontargets = MadeOnDemand(c.lesion, nt_les[nt_at[e] : nt_at[e + 1]])
         bad = [c.l_id[lesion_of[o]] for _k, o in sorted(offending.get(e, []))]
         eligible = (not bad) if measured[e] else None
         out.append(Baseline(targets, nontargets, sums[e], bool(targets), eligible, bad if measured[e] else []))
