@@ -25,7 +25,7 @@ from irrecist.rules.responses import Response, label, labels
 from irrecist.rules.subject import SubjectScore
 from irrecist.rules.timepoint import NEW_LESION_WORDS, NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
 from irrecist.scoring import ScoreRun
-from irrecist.threads import column_map
+from irrecist.threads import side_by_side
 
 TIMEPOINT_COLUMNS = [
     "subject_id", "reader", "criterion", "timepoint", "date", "study_day", "target_sum_mm", "new_lesions_mm",
@@ -173,7 +173,7 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
         }
 
     # the reasons (the largest column) beside the others: Arrow joins them without the GIL
-    reason, rest = column_map(lambda make: make(), [lambda: tps.reasons.text(idx), columns])
+    reason, rest = side_by_side(lambda: tps.reasons.text(idx), columns)
     return {**rest, "reason": reason}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 Item = TypeVar("Item")
 Out = TypeVar("Out")
@@ -26,3 +26,8 @@ def column_map(fn: Callable[[Item], Out], items: Iterable[Item]) -> list[Out]:
         return [fn(x) for x in todo]
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         return list(pool.map(fn, todo))
+
+
+def side_by_side(*makers: Callable[[], Any]) -> list[Any]:
+    """``[make() for make in makers]``, spread over threads like ``column_map``; in order."""
+    return column_map(lambda make: make(), makers)

@@ -51,7 +51,7 @@ from irrecist.rules.responses import (
     labels,
     overall_response,
 )
-from irrecist.threads import column_map
+from irrecist.threads import side_by_side
 
 TARGET_CATEGORIES: tuple[TargetCategory, ...] = tuple(TargetCategory)
 NONTARGET_CATEGORIES: tuple[NonTargetCategory, ...] = tuple(NonTargetCategory)
@@ -582,10 +582,9 @@ def _reasons(
     has_numbers = ~is_base & (out.burden >= 0) & (out.target != t_none)
     num, bl, fu = np.flatnonzero(has_numbers), np.flatnonzero(is_base), np.flatnonzero(~is_base)
     # the three kinds of text side by side (Arrow formats them without the GIL)
-    numbers, baseline_line, call = column_map(
-        lambda make: make(),
-        [lambda: _numbers(c, out, word, num), lambda: _baseline_lines(c, out, mem, word, bl),
-         lambda: _calls(config, out, fu)],
+    numbers, baseline_line, call = side_by_side(
+        lambda: _numbers(c, out, word, num), lambda: _baseline_lines(c, out, mem, word, bl),
+        lambda: _calls(config, out, fu),
     )  # fmt: skip
     # the rules that applied (few assessments)
     t_pd = _T[TargetCategory.PD]
