@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from irrecist.rules.responses import Response, labels
-from irrecist.rules.subject import SubjectScore
+import numpy as np
+
+from irrecist.cohort import BoolArray, IntArray
+from irrecist.rules.responses import RESPONSES, Response, labels
+from irrecist.rules.subject import Scores, SubjectScore
 from irrecist.rules.timepoint import TimepointResult
 
 CONFIDENCE = 0.95
@@ -74,40 +77,79 @@ def is_responder(s: SubjectScore) -> bool:
     return s.bor.bor in (Response.CR, Response.PR)
 
 
+@dataclass
+class Outcomes:
+    """What the endpoints count, per scored subject of one criterion: BOR (codes into ``RESPONSES``), the 6 cm
+    verdict (1, 0, -1 unknown) and measurable disease at baseline."""
+
+    subject_id: list[str]
+    bor: IntArray
+    eligible: IntArray
+    measurable: BoolArray
+
+
+def outcomes(scores: Sequence[SubjectScore]) -> Outcomes:
+    """The outcomes of ``scores``: read from the engine's arrays for a run's ``Scores``, else from the objects."""
+    if isinstance(scores, Scores):
+        s, kept = scores.scored.subjects, scores.kept
+        ids = scores.scored.cohort.subject_id
+        b = s.baselines
+        return Outcomes([ids[e] for e in kept.tolist()], s.bor[kept], b.eligible[kept], b.measurable[kept])
+    return Outcomes(
+        [s.subject_id for s in scores],
+        np.array([RESPONSES.index(s.bor.bor) for s in scores], dtype=np.int64),
+        np.array([-1 if s.baseline.eligible is None else int(s.baseline.eligible) for s in scores], dtype=np.int64),
+        np.array([s.baseline.measurable_disease for s in scores], dtype=bool),
+    )
+
+
+_RESPONDER = [RESPONSES.index(Response.CR), RESPONSES.index(Response.PR)]
+_CONTROLLED = [*_RESPONDER, RESPONSES.index(Response.SD)]
+
+
 def endpoints(
     scores: Sequence[SubjectScore], *, exclude_ineligible: bool = False, orr_at: str | Landmark | None = None
 ) -> dict[str, Any]:
-    """ORR, DCR and BOR counts for one criterion's scores."""
+    """ORR, DCR and BOR counts for one criterion's scores (decisions.md 5)."""
     if not scores:
         return {"subjects_scored": 0}
-    lab = labels(scores[0].config)
-    pool = [s for s in scores if not (exclude_ineligible and s.baseline.eligible is False)]
-    evaluable = [s for s in pool if s.baseline.measurable_disease]
-    responders = [s for s in evaluable if is_responder(s)]
-    all_resp = [s for s in pool if is_responder(s)]
-    dcr = [s for s in evaluable if s.bor.bor in (Response.CR, Response.PR, Response.SD)]
-    counts = Counter(lab[s.bor.bor] for s in pool)
+    config = scores.scored.config if isinstance(scores, Scores) else scores[0].config
+    lab = labels(config)
+    o = outcomes(scores)
+    pool = ~((o.eligible == 0) & exclude_ineligible)
+    evaluable = pool & o.measurable
+    responder = np.isin(o.bor, _RESPONDER)
+    counts: Counter[str] = Counter()
+    for code, n in enumerate(np.bincount(o.bor[pool], minlength=len(RESPONSES)).tolist()):
+        counts[lab[RESPONSES[code]]] += n
     out: dict[str, Any] = {
         "subjects_scored": len(scores),
-        "subjects_in_analysis": len(pool),
-        "excluded_ineligible": len(scores) - len(pool),
+        "subjects_in_analysis": int(pool.sum()),
+        "excluded_ineligible": len(scores) - int(pool.sum()),
         "orr": {
-            **proportion(len(responders), len(evaluable)),
+            **proportion(int((evaluable & responder).sum()), int(evaluable.sum())),
             "population": "response-evaluable: measurable target disease at baseline",
         },
-        "orr_all_subjects": {**proportion(len(all_resp), len(pool)), "population": "all subjects in analysis"},
-        "dcr": {**proportion(len(dcr), len(evaluable)), "population": "response-evaluable"},
-        "bor_counts": {lab[r]: counts.get(lab[r], 0) for r in Response if counts.get(lab[r], 0)},
-        "eligibility": {
-            "eligible": sum(1 for s in scores if s.baseline.eligible is True),
-            "ineligible": sum(1 for s in scores if s.baseline.eligible is False),
-            "unknown": sum(1 for s in scores if s.baseline.eligible is None),
-            "ineligible_subjects": sorted({s.subject_id for s in scores if s.baseline.eligible is False}),
+        "orr_all_subjects": {
+            **proportion(int((pool & responder).sum()), int(pool.sum())),
+            "population": "all subjects in analysis",
         },
-        "confirmation_required": scores[0].config.confirm_response,
+        "dcr": {
+            **proportion(int((evaluable & np.isin(o.bor, _CONTROLLED)).sum()), int(evaluable.sum())),
+            "population": "response-evaluable",
+        },
+        "bor_counts": {lab[r]: counts[lab[r]] for r in Response if counts.get(lab[r], 0)},
+        "eligibility": {
+            "eligible": int((o.eligible == 1).sum()),
+            "ineligible": int((o.eligible == 0).sum()),
+            "unknown": int((o.eligible < 0).sum()),
+            "ineligible_subjects": sorted({o.subject_id[i] for i in np.flatnonzero(o.eligible == 0).tolist()}),
+        },
+        "confirmation_required": config.confirm_response,
     }
     if orr_at:
-        out["landmark_orr"] = landmark(evaluable, orr_at if isinstance(orr_at, Landmark) else Landmark(visit=orr_at))
+        where = orr_at if isinstance(orr_at, Landmark) else Landmark(visit=orr_at)
+        out["landmark_orr"] = landmark([scores[i] for i in np.flatnonzero(evaluable).tolist()], where)
     return out
 
 

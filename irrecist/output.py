@@ -16,13 +16,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irrecist.cohort import EPOCH, NONE
+from irrecist.cohort import NONE, Cohort, IntArray
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.files import atomic_write, write_csv
 from irrecist.rules.reasons import pct_tenths_array, words
-from irrecist.rules.responses import Response, label, labels
-from irrecist.rules.subject import SubjectScore
+from irrecist.rules.responses import Response, labels
+from irrecist.rules.subject import NO_CHANGE, NOT_EVALUABLE, Scores, SubjectArrays
 from irrecist.rules.timepoint import NEW_LESION_WORDS, NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
 from irrecist.scoring import ScoreRun
 from irrecist.threads import side_by_side
@@ -60,29 +60,10 @@ category_label = _cat
 empty for ``NONE``). Used by ``irrecist.cdisc``."""
 
 
-def _num(d: Any) -> float | None:
-    return None if d is None else float(d)
-
-
-def subject_row(s: SubjectScore) -> tuple[Any, ...]:
-    """One row of subjects.csv, in ``SUBJECT_COLUMNS`` order."""
-    cfg = s.config
-    b = s.baseline
-    confirmed = s.bor.confirmed if s.bor.bor in (Response.CR, Response.PR, Response.PD) else None
-    return (
-        s.subject_id, s.reader, cfg.name, _bool(b.eligible), ";".join(b.ineligible_lesions),
-        _bool(b.measurable_disease), _mm(b.sum_um), label(s.bor.bor, cfg), _bool(confirmed),
-        s.bor.date.isoformat() if s.bor.date else "",
-        s.first_response_date.isoformat() if s.first_response_date else "",
-        s.pd_date.isoformat() if s.pd_date else "", _bool(s.pd_confirmed if s.pd_date else None),
-        s.duration_of_response_days, _num(s.best_pct_change), len(s.timepoints), " | ".join(s.qc_flags),
-    )  # fmt: skip
-
-
 def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
     """timepoints.csv: one row per assessment of every scored subject, built column-wise from the engine's
     arrays (``irrecist.rules.timepoint.Timepoints``); text columns are Arrow-backed strings."""
-    blocks = [_timepoint_columns(block) for crun in run.runs.values() for block in _blocks(crun.scores)]
+    blocks = [_timepoint_columns(crun.scores) for crun in run.runs.values() if len(crun.scores)]
     if not blocks:
         return pd.DataFrame(columns=TIMEPOINT_COLUMNS)
     columns: dict[str, Any] = {}
@@ -106,17 +87,6 @@ def _text_dtype() -> Any:
 TEXT = _text_dtype()
 
 
-def _blocks(scores: list[SubjectScore]) -> list[list[SubjectScore]]:
-    """Runs of consecutive subjects scored in one engine pass (sharing their arrays)."""
-    out: list[list[SubjectScore]] = []
-    for s in scores:
-        if out and out[-1][0].timepoints.source[1] is s.timepoints.source[1]:
-            out[-1].append(s)
-        else:
-            out.append([s])
-    return out
-
-
 def _pct_column(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """``pct_tenths(value, reference) / 10`` elementwise (NaN where either is missing or the reference is 0):
     the same exact integer rounding, divided once."""
@@ -128,31 +98,36 @@ def _mm_column(um: np.ndarray) -> np.ndarray:
     return np.where(um >= 0, um / 1000, np.nan)
 
 
-def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
-    c, tps, _, _ = scores[0].timepoints.source
-    cfg = scores[0].config
-    ir = cfg.name == "irrecist"
-    ranges = np.asarray([s.timepoints.source[2:] for s in scores], dtype=np.int64).reshape(-1, 2)
-    lengths = ranges[:, 1] - ranges[:, 0]
-    first = np.repeat(ranges[:, 0], lengths)
+def _assessments(c: Cohort, kept: IntArray) -> tuple[IntArray, IntArray]:
+    """The assessments of entities ``kept`` (in that order) and the position in ``kept`` of each."""
+    lengths = c.a_start[kept + 1] - c.a_start[kept]
+    first = np.repeat(c.a_start[kept], lengths)
     idx = first + np.arange(len(first), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    owner = pa.array(np.repeat(np.arange(len(scores)), lengths))
+    return idx, np.repeat(np.arange(len(kept)), lengths)
+
+
+def _timepoint_columns(scores: Scores) -> dict[str, Any]:
+    scored, kept = scores.scored, scores.kept
+    c, tps, cfg = scored.cohort, scored.timepoints, scored.config
+    ir = cfg.name == "irrecist"
+    idx, owner_ = _assessments(c, kept)
+    first = c.a_start[c.a_entity[idx]]
+    owner = pa.array(owner_)
     take = pa.array(idx)
     base = tps.baseline[idx]
     is_base = idx == first
     follow = ~is_base
     burden, nadir = tps.burden[idx], np.where(follow, tps.nadir[idx], NONE)
     days = c.a_day[idx]
-    refs = np.repeat(np.asarray([(s.reference_date - EPOCH).days for s in scores], dtype=np.int64), lengths)
-    delta = days - refs
+    delta = days - scored.subjects.reference_day[c.a_entity[idx]]
     labels_ = labels(cfg)
 
     no_value = np.full(len(idx), np.nan)
 
     def columns() -> dict[str, Any]:
         return {
-            "subject_id": pa.array([s.subject_id for s in scores], pa.string()).take(owner),
-            "reader": pa.array([s.reader for s in scores], pa.string()).take(owner),
+            "subject_id": _texts(c.subject_id, kept).take(owner),
+            "reader": _texts(c.reader, kept).take(owner),
             "criterion": pa.array([cfg.name], pa.string()).take(pa.array(np.zeros(len(idx), dtype=np.int64))),
             "timepoint": c.a_label_text.take(take),
             "date": pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.string()),
@@ -177,9 +152,86 @@ def _timepoint_columns(scores: list[SubjectScore]) -> dict[str, Any]:
     return {**rest, "reason": reason}
 
 
+def _texts(values: list[str], at: IntArray) -> pa.Array:
+    """``values`` at positions ``at``, as Arrow text."""
+    return pa.array(values, pa.string()).take(pa.array(at))
+
+
+def _iso(c: Cohort, a: IntArray) -> pa.Array:
+    """The dates of assessments ``a`` as ISO 8601 text, empty where ``a`` is -1."""
+    days = pa.array(c.a_day[np.maximum(a, 0)].astype(np.int32) if len(c.a_day) else np.zeros(len(a), np.int32),
+                    pa.date32(), mask=a < 0)  # fmt: skip
+    return pc.fill_null(pc.cast(days, pa.string()), "")
+
+
+def _subject_columns(scores: Scores) -> dict[str, Any]:
+    """subjects.csv columns of one criterion's scores, from the engine's arrays (``SubjectArrays``)."""
+    scored, kept = scores.scored, scores.kept
+    c, s, cfg = scored.cohort, scored.subjects, scored.config
+    b = s.baselines
+    n = len(kept)
+    lab = labels(cfg)
+    bor = s.bor[kept]
+    shows_confirmed = np.isin(bor, _CONFIRMABLE)
+    confirmed = np.where(shows_confirmed, s.bor_confirmed[kept], -1)
+    first, pd_a = s.first_response_a[kept], s.pd_a[kept]
+    pd_confirmed = np.where(pd_a >= 0, s.pd_confirmed[kept], -1)
+    both = (first >= 0) & (pd_a >= 0)
+    duration = (c.a_day[np.maximum(pd_a, 0)] - c.a_day[np.maximum(first, 0)]).tolist() if n else []
+    best = s.best_tenths[kept]
+    best_pct = (best / 10).tolist()
+    return {
+        "subject_id": _texts(c.subject_id, kept),
+        "reader": _texts(c.reader, kept),
+        "criterion": [cfg.name] * n,
+        "baseline_eligible": words(_BOOLS, b.eligible[kept]),
+        "ineligible_lesions": [";".join(b.ineligible.get(e, ())) for e in kept.tolist()],
+        "measurable_disease": words(_BOOLS, b.measurable[kept].astype(np.int64)),
+        "baseline_mm": b.sum_um[kept] / 1000,
+        "bor": words([lab[r] for r in RESPONSES], bor),
+        "bor_confirmed": words(_BOOLS, confirmed),
+        "bor_date": _iso(c, s.bor_a[kept]),
+        "first_response_date": _iso(c, first),
+        "pd_date": _iso(c, pd_a),
+        "pd_confirmed": words(_BOOLS, pd_confirmed),
+        "duration_of_response_days": [d if ok else None for d, ok in zip(duration, both.tolist(), strict=True)],
+        "best_pct_change": [None if t == NO_CHANGE else p for t, p in zip(best.tolist(), best_pct, strict=True)],
+        "assessments": (c.a_start[kept + 1] - c.a_start[kept]).tolist(),
+        "qc_flags": _flags(c, s, kept),
+    }
+
+
+_BOOLS = ["false", "true"]
+"""Booleans as written, by code (-1, for none, is written empty)."""
+_CONFIRMABLE = [RESPONSES.index(r) for r in (Response.CR, Response.PR, Response.PD)]
+"""BOR whose ``bor_confirmed`` is written (decisions.md 3 and 4)."""
+
+
+def _flags(c: Cohort, s: SubjectArrays, kept: IntArray) -> list[str]:
+    """The qc_flags column: ``SubjectArrays.flags`` joined, written out only for the entities that have more
+    than the ORR-evaluability flag."""
+    out = np.where(s.baselines.has_target[kept], "", NOT_EVALUABLE).tolist()
+    special = set(s.baselines.qc) | set(s.bor_flags) | {e for e, w in enumerate(c.warnings) if w}
+    for i in np.flatnonzero(np.isin(kept, np.fromiter(special, dtype=np.int64, count=len(special)))).tolist():
+        out[i] = " | ".join(s.flags(c, int(kept[i])))
+    return out
+
+
 def subjects_frame(run: ScoreRun) -> pd.DataFrame:
-    rows = [subject_row(s) for crun in run.runs.values() for s in crun.scores]
-    return pd.DataFrame.from_records(rows, columns=SUBJECT_COLUMNS)
+    """subjects.csv: one row per scored subject and criterion."""
+    blocks = [_subject_columns(crun.scores) for crun in run.runs.values() if len(crun.scores)]
+    if not blocks:
+        return pd.DataFrame(columns=SUBJECT_COLUMNS)
+    columns: dict[str, Any] = {}
+    for name in SUBJECT_COLUMNS:
+        parts = [b[name] for b in blocks]
+        if isinstance(parts[0], pa.Array):
+            columns[name] = pd.array(pa.concat_arrays(parts) if len(parts) > 1 else parts[0], dtype=TEXT)
+        elif isinstance(parts[0], np.ndarray):
+            columns[name] = np.concatenate(parts)
+        else:
+            columns[name] = [x for part in parts for x in part]
+    return pd.DataFrame(columns, columns=SUBJECT_COLUMNS)
 
 
 def errors_frame(run: ScoreRun) -> pd.DataFrame:

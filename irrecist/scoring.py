@@ -23,7 +23,7 @@ from irrecist.model import SubjectInfo, SubjectRecord
 from irrecist.progress import progress
 from irrecist.pseudonym import Pseudonymizer, pseudonymize_collected
 from irrecist.rules.config import CriterionConfig, profile, protocol_options, with_options
-from irrecist.rules.subject import SubjectScore, score_cohort
+from irrecist.rules.subject import Scores, score_cohort
 
 
 @dataclass
@@ -31,10 +31,20 @@ class CriterionRun:
     """The scores of one criterion."""
 
     config: CriterionConfig
-    scores: list[SubjectScore] = field(default_factory=list)
+    scores: Scores
+    """The scored subjects (``SubjectScore`` objects made when asked for; ``scores.scored`` holds the arrays)."""
     failed: dict[tuple[str, str], str] = field(default_factory=dict)
-    records: Sequence[SubjectRecord] = field(default_factory=list)
-    """The subjects as read (lesions, observations), in the order of ``scores`` for those scored."""
+
+    @property
+    def records(self) -> Sequence[SubjectRecord]:
+        """The subjects as read (lesions, observations), in the order of ``scores``, made when asked for."""
+        return MadeOnDemand(self.scores.scored.cohort.record, self.scores.kept)
+
+    def without(self, drop: Sequence[int], failed: Mapping[tuple[str, str], str]) -> CriterionRun:
+        """This run without the scores at positions ``drop``, which join ``failed`` (``--strict``)."""
+        gone = set(drop)
+        keep = [i for i in range(len(self.scores)) if i not in gone]
+        return CriterionRun(self.config, self.scores.subset(keep), {**self.failed, **failed})
 
 
 @dataclass
@@ -70,18 +80,11 @@ def make_configs(
 
 def score_cohort_run(cohort: Cohort, failed: Mapping[tuple[str, str], str], config: CriterionConfig) -> CriterionRun:
     """Score a cohort under one criterion; ``failed`` are the subjects the table check already refused."""
-    run = CriterionRun(config, failed=dict(failed))
-    results = score_cohort(
-        cohort, config, each=lambda entities: progress(entities, desc=f"scoring ({config.name})", unit="subject")
-    ).results
-    kept: list[int] = []
-    for e, result in enumerate(results):
-        if isinstance(result, str):
-            run.failed[(cohort.subject_id[e], cohort.reader[e])] = result
-        else:
-            run.scores.append(result)
-            kept.append(e)
-    run.records = MadeOnDemand(cohort.record, kept)
+    scored = score_cohort(cohort, config)
+    run = CriterionRun(config, scored.scores(), dict(failed))
+    for e, problem in enumerate(scored.subjects.problem):
+        if problem is not None:
+            run.failed[(cohort.subject_id[e], cohort.reader[e])] = problem
     return run
 
 
@@ -135,7 +138,8 @@ def _score_frames(
         df = pd.concat(parts, ignore_index=True, sort=False).fillna("")
         source, offset = ", ".join(s for _, s, _ in frames), 2
     built: dict[bool, tuple[Cohort, list[Problem], dict[tuple[str, str], str]]] = {}
-    for cfg in configs:
+    names = ", ".join(cfg.name for cfg in configs)
+    for cfg in progress(configs, desc=f"scoring ({names})", unit="criterion"):
         key = cfg.paired_organs_as_one
         if key not in built:
             built[key] = build_cohort(df, source, cfg, row_offset=offset, info=dict(info or {}))

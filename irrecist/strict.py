@@ -33,10 +33,9 @@ def strict_run(run: ScoreRun) -> ScoreRun:
             warned.setdefault(p.subject_id, p)
     out = replace(run, runs={}, problems=strict_problems(run.problems))
     for name, crun in run.runs.items():
-        kept = [(s, r) for s, r in zip(crun.scores, crun.records, strict=True) if s.subject_id not in warned]
-        dropped = [s for s in crun.scores if s.subject_id in warned]
-        failed = dict(crun.failed)
-        for s in dropped:
+        dropped = [(i, s) for i, s in enumerate(crun.scores) if s.subject_id in warned]
+        failed: dict[tuple[str, str], str] = {}
+        for _i, s in dropped:
             first = warned[s.subject_id]
             count = sum(1 for p in run.problems if p.level is Level.WARNING and p.subject_id == s.subject_id)
             reason = f"{count} warning(s) under --strict, the first: {first.message}"
@@ -49,5 +48,5 @@ def strict_run(run: ScoreRun) -> ScoreRun:
                     message=f"{name}: subject not scored: {reason}" + (f" (reader {s.reader})" if s.reader else ""),
                 )
             )
-        out.runs[name] = replace(crun, scores=[s for s, _ in kept], records=[r for _, r in kept], failed=failed)
+        out.runs[name] = crun.without([i for i, _s in dropped], failed)
     return out

@@ -240,8 +240,14 @@ def test_baseline_analysis_on_arrays_equals_the_reference() -> None:
         tps, members = score_timepoints(c, cfg)
         assert measures(c, cfg).shape == c.o_lesion.shape
         got = analyse_baselines(c, members.sum_um, cfg)
-        for rec, b in zip(records, got, strict=True):
-            assert b == analyse_baseline(rec.lesions, rec.assessments[0].observations, cfg), rec.subject_id
+        for e, (rec, b) in enumerate(zip(records, got, strict=True)):
+            want = analyse_baseline(rec.lesions, rec.assessments[0].observations, cfg)
+            assert b == want, rec.subject_id
+            # the arrays the tables and endpoints read say what the object says
+            assert (got.has_target[e], got.has_nontarget[e]) == (bool(want.targets), bool(want.nontargets))
+            assert (got.sum_um[e], got.measurable[e]) == (want.sum_um, want.measurable_disease)
+            assert got.eligible[e] == (-1 if want.eligible is None else int(want.eligible))
+            assert got.ineligible.get(e, []) == want.ineligible_lesions and got.qc.get(e, []) == want.qc
     assert got[4].ineligible_lesions == ["T1", "N1", "NT1"] and got[5].eligible is None  # targets first
 
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import overload
 
 import numpy as np
 
@@ -160,7 +161,48 @@ def target_measurable_mask(
     return np.where(nodal, node_ok, other_ok)
 
 
-def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> list[Baseline]:
+@dataclass(eq=False)
+class Baselines(Sequence[Baseline]):
+    """``analyse_baseline`` of every entity of a cohort, as arrays (what the tables and endpoints read), with
+    each entity's ``Baseline`` object made when asked for (``baselines[e]``)."""
+
+    has_target: BoolArray
+    has_nontarget: BoolArray
+    sum_um: IntArray
+    measurable: BoolArray
+    eligible: IntArray  # 1 eligible, 0 not (decisions.md 2.1), -1 unknown (nothing measured at baseline)
+    ineligible: dict[int, list[str]]  # the offending lesions of the ineligible entities
+    qc: dict[int, list[tuple[str, str]]]  # (lesion_id, message) of the entities with baseline QC findings
+    made: dict[int, Baseline]  # the entities analysed one by one (``analyse_baseline``)
+    targets: tuple[IntArray, list[int]]  # baseline targets (lesion positions) and each entity's offsets into them
+    nontargets: tuple[IntArray, list[int]]
+    cohort: Cohort
+
+    def __len__(self) -> int:
+        return len(self.sum_um)
+
+    @overload
+    def __getitem__(self, e: int) -> Baseline: ...
+    @overload
+    def __getitem__(self, e: slice) -> list[Baseline]: ...
+    def __getitem__(self, e: int | slice) -> Baseline | list[Baseline]:
+        if isinstance(e, slice):
+            return [self[i] for i in range(len(self))[e]]
+        if not 0 <= e < len(self):
+            raise IndexError(e)
+        made = self.made.get(e)
+        if made is not None:
+            return made
+        c = self.cohort
+        (t_les, t_at), (nt_les, nt_at) = self.targets, self.nontargets
+        targets = MadeOnDemand(c.lesion, t_les[t_at[e] : t_at[e + 1]])
+        nontargets = MadeOnDemand(c.lesion, nt_les[nt_at[e] : nt_at[e + 1]])
+        eligible = None if self.eligible[e] < 0 else bool(self.eligible[e])
+        bad = list(self.ineligible.get(e, []))
+        return Baseline(targets, nontargets, int(self.sum_um[e]), bool(self.measurable[e]), eligible, bad)
+
+
+def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> Baselines:
     """``analyse_baseline`` of every entity's first assessment (entities without one get an empty baseline).
     Entities whose targets are all measurable and within the limits are analysed on arrays; the others (they
     need QC messages) go through ``analyse_baseline`` itself. ``sum_um``: the baseline sums per entity."""
@@ -192,27 +234,38 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> l
     rows = zip(base_o[offending_o].tolist(), ent[offending_o].tolist(), role[offending_o].tolist(), strict=True)
     for o, e, r in rows:
         offending.setdefault(e, []).append((0 if r == TARGET else 1, o))
-    # per entity, in baseline order: its targets and its non-targets (offsets into one array each)
-    t_les, t_at = les[is_t], offsets(ent[is_t], n_e).tolist()
-    nt_les, nt_at = les[is_nt], offsets(ent[is_nt], n_e).tolist()
     lesion_of = dict(zip(base_o.tolist(), les.tolist(), strict=True))
-    out: list[Baseline] = []
-    sums = sum_um.tolist()
-    for e in range(n_e):
-        if not plain[e]:
-            a = x.a_start[e]
-            if a == x.a_start[e + 1]:
-                out.append(Baseline([], [], 0, False, None, []))
-                continue
+    out = Baselines(
+        has_target=n_t > 0,
+        has_nontarget=np.bincount(ent[is_nt], minlength=n_e) > 0,
+        sum_um=np.asarray(sum_um, dtype=np.int64).copy(),
+        measurable=n_t > 0,
+        eligible=np.where(measured, np.where(np.bincount(ent[offending_o], minlength=n_e) > 0, 0, 1), -1),
+        ineligible={e: [c.l_id[lesion_of[o]] for _k, o in sorted(found)] for e, found in offending.items()},
+        qc={},
+        made={},
+        # per entity, in baseline order: its targets and its non-targets (offsets into one array each)
+        targets=(les[is_t], offsets(ent[is_t], n_e).tolist()),
+        nontargets=(les[is_nt], offsets(ent[is_nt], n_e).tolist()),
+        cohort=c,
+    )
+    for e in np.flatnonzero(~plain).tolist():
+        a = x.a_start[e]
+        if a == x.a_start[e + 1]:
+            made = Baseline([], [], 0, False, None, [])
+        else:
             observations = {ob.lesion_id: ob for ob in c.observations(x.o_start[a], x.o_start[a + 1])}
             lesions = {lid: c.lesion(lesion_of[o]) for o, lid in enumerate(observations, start=x.o_start[a])}
-            out.append(analyse_baseline(lesions, observations, config))
-            continue
-        targets = MadeOnDemand(c.lesion, t_les[t_at[e] : t_at[e + 1]])
-        nontargets = MadeOnDemand(c.lesion, nt_les[nt_at[e] : nt_at[e + 1]])
-        bad = [c.l_id[lesion_of[o]] for _k, o in sorted(offending.get(e, []))]
-        eligible = (not bad) if measured[e] else None
-        out.append(Baseline(targets, nontargets, sums[e], bool(targets), eligible, bad if measured[e] else []))
+            made = analyse_baseline(lesions, observations, config)
+        out.made[e] = made
+        out.has_target[e], out.has_nontarget[e] = bool(made.targets), bool(made.nontargets)
+        out.sum_um[e], out.measurable[e] = made.sum_um, made.measurable_disease
+        out.eligible[e] = -1 if made.eligible is None else int(made.eligible)
+        out.ineligible.pop(e, None)
+        if made.ineligible_lesions:
+            out.ineligible[e] = made.ineligible_lesions
+        if made.qc:
+            out.qc[e] = made.qc
     return out
 
 

@@ -7,17 +7,29 @@ scores one ``SubjectRecord`` as a cohort of one. Pure: never touches files.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
 
-from irrecist.cohort import EPOCH, NEW, S_EQUIVOCAL, TARGET, BoolArray, Cohort, IntArray, from_records, groups, offsets
+from irrecist.cohort import (
+    EPOCH,
+    NEW,
+    S_EQUIVOCAL,
+    TARGET,
+    BoolArray,
+    Cohort,
+    IntArray,
+    MadeOnDemand,
+    from_records,
+    groups,
+    offsets,
+)
 from irrecist.errors import InputError
 from irrecist.model import SubjectRecord
-from irrecist.rules.baseline import Baseline, analyse_baselines, fmt_mm
+from irrecist.rules.baseline import Baseline, Baselines, analyse_baselines, fmt_mm
 from irrecist.rules.bor import (
     NO_DAY,
     BorPoints,
@@ -100,20 +112,111 @@ def baseline_problems(c: Cohort, m: IntArray) -> list[str | None]:
 
 
 @dataclass
+class SubjectArrays:
+    """Per entity of a scored cohort, what its ``SubjectScore`` holds (decisions.md 2 to 5), as arrays: the
+    tables and endpoints are written from these, the objects are made only when asked for. Assessments are
+    positions in the cohort, -1 for none; ``confirmed`` values are 1, 0 or -1 (not applicable)."""
+
+    problem: list[str | None]  # why the entity was not scored, or None
+    bor: IntArray  # codes into RESPONSES
+    bor_a: IntArray  # the assessment that gives the BOR its date
+    bor_index: IntArray  # its position among the entity's follow-ups
+    bor_confirmed: IntArray
+    bor_flags: dict[int, list[str]]  # A-R5 and SD-duration findings of the BOR
+    first_response_a: IntArray
+    pd_a: IntArray
+    pd_confirmed: IntArray  # -1 without a PD date or when PD needs no confirmation
+    best_tenths: IntArray  # best percentage change in tenths, NO_CHANGE for none
+    reference: list[date]  # the reference date of each entity (decisions.md 3)
+    reference_day: IntArray  # the same as days since 1970-01-01
+    baselines: Baselines
+
+    def flags(self, c: Cohort, e: int) -> list[str]:
+        """The QC flags of entity ``e``: baseline findings, the table's warnings, the BOR's, and ORR evaluability."""
+        flags = [msg for _lid, msg in self.baselines.qc.get(e, [])]
+        flags.extend(msg for _lid, _tp, msg in c.warnings[e])
+        flags.extend(self.bor_flags.get(e, []))
+        if not self.baselines.has_target[e]:
+            flags.append(NOT_EVALUABLE)
+        return flags
+
+
+NOT_EVALUABLE = "no target lesion at baseline: not response-evaluable for ORR"
+"""The QC flag of a subject without a baseline target (ORR's response-evaluable population, decisions.md 5)."""
+
+
+@dataclass
 class ScoredCohort:
     """A cohort scored under one criterion: the engine's arrays (``timepoints``, with ``pd_status`` and the
-    confirmation's reasons written in) and per entity its ``SubjectScore`` or the reason it was not scored."""
+    confirmation's reasons written in), each entity's results as arrays (``subjects``), and per entity its
+    ``SubjectScore`` or the reason it was not scored (``results``, made when asked for)."""
 
     config: CriterionConfig
     cohort: Cohort
     timepoints: Timepoints
-    results: list[SubjectScore | str]
+    subjects: SubjectArrays
+
+    def score(self, e: int) -> SubjectScore | str:
+        """Entity ``e``'s ``SubjectScore``, or why it was not scored."""
+        s, c, config = self.subjects, self.cohort, self.config
+        problem = s.problem[e]
+        if problem is not None:
+            return problem
+        a_date = c.a_date
+        i, first, pd_a = int(s.bor_a[e]), int(s.first_response_a[e]), int(s.pd_a[e])
+        confirmed, pd_confirmed = int(s.bor_confirmed[e]), int(s.pd_confirmed[e])
+        result = BorResult(
+            RESPONSES[s.bor[e]],
+            a_date[i] if i >= 0 else None,
+            int(s.bor_index[e]) if i >= 0 else None,
+            None if confirmed < 0 else bool(confirmed),
+            None,
+            s.bor_flags.get(e, []),
+        )
+        best = int(s.best_tenths[e])
+        return SubjectScore(
+            c.subject_id[e], c.reader[e], config, s.baselines[e], s.reference[e],
+            TimepointSeries(c, self.timepoints, int(c.a_start[e]), int(c.a_start[e + 1])), result,
+            pd_date=a_date[pd_a] if pd_a >= 0 else None,
+            pd_confirmed=None if pd_confirmed < 0 else bool(pd_confirmed),
+            first_response_date=a_date[first] if first >= 0 else None,
+            best_pct_change=None if best == NO_CHANGE else Decimal(best).scaleb(-1),
+            qc_flags=s.flags(c, e),
+            last_treatment_date=c.info[e].last_treatment_date,
+        )  # fmt: skip
+
+    @property
+    def results(self) -> MadeOnDemand[SubjectScore | str]:
+        return MadeOnDemand(self.score, range(self.cohort.n_entities))
+
+    def scores(self) -> Scores:
+        """The scored entities' ``SubjectScore``s, in entity order."""
+        return Scores(self, np.flatnonzero(np.array([p is None for p in self.subjects.problem], dtype=bool)))
 
 
-def score_cohort(c: Cohort, config: CriterionConfig, each: Callable[[range], Iterable[int]] = iter) -> ScoredCohort:
+class Scores(MadeOnDemand[SubjectScore]):
+    """The ``SubjectScore``s of entities ``kept`` of a scored cohort, made when asked for: the run's tables
+    read ``scored.subjects`` at ``kept`` instead."""
+
+    __slots__ = ("scored", "kept")
+
+    def __init__(self, scored: ScoredCohort, kept: IntArray) -> None:
+        super().__init__(self._score, kept)
+        self.scored, self.kept = scored, kept
+
+    def _score(self, e: int) -> SubjectScore:
+        score = self.scored.score(int(e))
+        assert not isinstance(score, str), score
+        return score
+
+    def subset(self, keep: Sequence[int]) -> Scores:
+        """The scores at positions ``keep``."""
+        return Scores(self.scored, self.kept[np.asarray(keep, dtype=np.int64)])
+
+
+def score_cohort(c: Cohort, config: CriterionConfig) -> ScoredCohort:
     """Score every entity of a cohort (decisions.md 2 to 5): the timepoint engine, irPD confirmation and BOR
-    for all at once, then per entity its ``SubjectScore``. ``each`` wraps the loop over entities (the
-    command line passes a progress bar)."""
+    for all at once, as arrays."""
     m = measures(c, config)
     tps, members = score_timepoints(c, config, m)
     problems = baseline_problems(c, m)
@@ -122,67 +225,38 @@ def score_cohort(c: Cohort, config: CriterionConfig, each: Callable[[range], Ite
     if config.pd_requires_confirmation:
         episodes = _confirm(c, tps, f, config)
         skip, pd_pos = episodes.status == _UNCONFIRMED, episodes.pd_index
-        pd_confirmed = episodes.confirmed
+        pd_confirmed = np.where(pd_pos >= 0, episodes.confirmed, -1)
     else:
         skip, pd_pos = np.zeros(len(f.a), dtype=bool), first_where(tps.response[f.a] == _PD, f.start)
         pd_pos = _backdate_equivocal(c, tps, f, pd_pos)
-        pd_confirmed = np.zeros(c.n_entities, dtype=bool)
-    pd_day = np.full(c.n_entities, NO_DAY, dtype=np.int64)
-    pd_day[pd_pos >= 0] = c.a_day[f.a[pd_pos[pd_pos >= 0]]]
+        pd_confirmed = np.full(c.n_entities, -1, dtype=np.int64)
+    pd_a = _at(f.a, pd_pos)
+    pd_day = np.where(pd_a >= 0, c.a_day[np.maximum(pd_a, 0)] if len(c.a_day) else NO_DAY, NO_DAY)
     points = BorPoints(f.start, tps.response[f.a], f.days, np.ones(len(f.a), dtype=bool), c.a_day[f.a], skip)
     inside, where = points.subset(window_mask(points, config, pd_day, f.new_therapy_day, f.data_cut_day))
-    has_target = np.array([bool(b.targets) for b in baselines], dtype=bool)
     inside_a = f.a[where]
-    bor = best_overall_responses(inside, config, has_target, [c.a_date[a] for a in inside_a.tolist()])
-    x = c.lists
-    results: list[SubjectScore | str] = []
-    starts, a_date = f.start.tolist(), c.a_date
-    pd_list, pd_confirmed_list = pd_pos.tolist(), pd_confirmed.tolist()
-    codes, index, confirmed, first = (arr.tolist() for arr in (bor.bor, bor.index, bor.confirmed, bor.first_response))
-    a_of_point, a_inside, p_of_inside = f.a.tolist(), inside_a.tolist(), where.tolist()
-    has_target_list = has_target.tolist()
-    for e in each(range(c.n_entities)):
-        problem = problems[e]
-        if problem is not None:
-            results.append(problem)
-            continue
-        baseline, info = baselines[e], c.info[e]
-        start, end = x.a_start[e], x.a_start[e + 1]
-        i = index[e]
-        result = BorResult(
-            RESPONSES[codes[e]],
-            a_date[a_inside[i]] if i >= 0 else None,
-            p_of_inside[i] - starts[e] if i >= 0 else None,
-            None if confirmed[e] < 0 else bool(confirmed[e]),
-            None,
-            bor.flags.get(e, []),
-        )
-        score = SubjectScore(
-            c.subject_id[e], c.reader[e], config, baseline, f.reference[e], TimepointSeries(c, tps, start, end),
-            result, last_treatment_date=info.last_treatment_date,
-        )  # fmt: skip
-        if first[e] >= 0:
-            score.first_response_date = a_date[a_inside[first[e]]]
-        if pd_list[e] >= 0:
-            score.pd_date = a_date[a_of_point[pd_list[e]]]
-            if config.pd_requires_confirmation:
-                score.pd_confirmed = pd_confirmed_list[e]
-        targets = has_target_list[e]
-        if not targets and not baseline.nontargets and result.bor in (Response.ND, Response.MISSING):
-            result.bor = Response.ND if end - start > 1 else result.bor
-        if result.bor is Response.PD and config.pd_requires_confirmation:
-            result.confirmed = bool(score.pd_confirmed)
-        flags = score.qc_flags
-        if baseline.qc:
-            flags.extend(msg for _lid, msg in baseline.qc)
-        if c.warnings[e]:
-            flags.extend(msg for _lid, _tp, msg in c.warnings[e])
-        flags.extend(result.flags)
-        if not targets:
-            flags.append("no target lesion at baseline: not response-evaluable for ORR")
-        results.append(score)
-    _best_changes(c, tps, members.sum_um, pd_day, results)
-    return ScoredCohort(config, c, tps, results)
+    bor = best_overall_responses(inside, config, baselines.has_target, [c.a_date[a] for a in inside_a.tolist()])
+    codes = bor.bor.copy()
+    # no baseline lesion at all: ND once followed up (decisions.md 3)
+    empty = ~baselines.has_target & ~baselines.has_nontarget & np.isin(codes, (_ND, _MISSING))
+    codes[empty] = np.where(np.diff(c.a_start)[empty] > 1, _ND, codes[empty])
+    confirmed = bor.confirmed.copy()
+    if config.pd_requires_confirmation:  # a PD BOR is confirmed when its irPD is (decisions.md 4)
+        confirmed[codes == _PD] = (pd_confirmed[codes == _PD] == 1).astype(np.int64)
+    bor_a = _at(inside_a, bor.index)
+    subjects = SubjectArrays(
+        problems, codes, bor_a, np.where(bor_a >= 0, _at(where, bor.index) - f.start[:-1], -1), confirmed,
+        bor.flags, _at(inside_a, bor.first_response), pd_a, pd_confirmed,
+        _best_changes(c, tps, members.sum_um, pd_day), f.reference, f.reference_day, baselines,
+    )  # fmt: skip
+    return ScoredCohort(config, c, tps, subjects)
+
+
+def _at(values: IntArray, index: IntArray) -> IntArray:
+    """``values[index]`` where ``index >= 0``, else -1."""
+    if not len(values):
+        return np.full(len(index), -1, dtype=np.int64)
+    return np.where(index >= 0, values[np.maximum(index, 0)], -1)
 
 
 class _FollowUps:
@@ -199,38 +273,36 @@ class _FollowUps:
             info.treatment_start_date or (c.a_date[x.a_start[e]] if x.a_start[e] < x.a_start[e + 1] else EPOCH)
             for e, info in enumerate(c.info)
         ]
-        ref_day = np.array([day_of(d) for d in self.reference], dtype=np.int64)
-        self.days = c.a_day[self.a] - ref_day[c.a_entity[self.a]]
+        self.reference_day = np.array([day_of(d) for d in self.reference], dtype=np.int64)
+        self.days = c.a_day[self.a] - self.reference_day[c.a_entity[self.a]]
         self.new_therapy_day = np.array([day_of(i.new_therapy_date) for i in c.info], dtype=np.int64)
         self.data_cut_day = np.array([day_of(i.data_cut_date) for i in c.info], dtype=np.int64)
 
 
-_NO_CHANGE = np.iinfo(np.int64).max
+NO_CHANGE = np.iinfo(np.int64).max
+"""``SubjectArrays.best_tenths`` of an entity without a best change."""
 
 
-def _best_changes(
-    c: Cohort, tps: Timepoints, base_um: IntArray, pd_day: IntArray, results: list[SubjectScore | str]
-) -> None:
-    """Each subject's best percentage change of the burden from baseline: the lowest over its evaluable
+def _best_changes(c: Cohort, tps: Timepoints, base_um: IntArray, pd_day: IntArray) -> IntArray:
+    """Each entity's best percentage change of the burden from baseline: the lowest over its evaluable
     follow-ups up to the PD date (``pd_day``, ``NO_DAY`` for none; none without a baseline sum), in tenths
-    rounded as ``pct_tenths``."""
+    rounded as ``pct_tenths``; ``NO_CHANGE`` for none."""
     n_e = c.n_entities
+    best = np.full(n_e, NO_CHANGE, dtype=np.int64)
     if not n_e or not len(c.a_entity):
-        return
+        return best
     a_e = c.a_entity
     base = base_um[a_e]
     counted = tps.evaluable & (c.a_index() > 0) & (base > 0) & (c.a_day <= pd_day[a_e])
-    tenths = np.where(counted, pct_tenths_array(np.maximum(tps.burden, 0), base), _NO_CHANGE)
+    tenths = np.where(counted, pct_tenths_array(np.maximum(tps.burden, 0), base), NO_CHANGE)
     starts = c.a_start[:-1]
     has = np.diff(c.a_start) > 0
-    best = np.full(n_e, _NO_CHANGE, dtype=np.int64)
     best[has] = np.minimum.reduceat(tenths, starts[has])
-    for e, r in enumerate(results):
-        if not isinstance(r, str) and best[e] != _NO_CHANGE:
-            r.best_pct_change = Decimal(int(best[e])).scaleb(-1)
+    return best
 
 
 _PD = RESPONSES.index(Response.PD)
+_ND, _MISSING = RESPONSES.index(Response.ND), RESPONSES.index(Response.MISSING)
 _NT_PD = NONTARGET_CATEGORIES.index(NonTargetCategory.PD)
 _UNCONFIRMED, _PENDING = STATUS_CODE[UNCONFIRMED], STATUS_CODE[PENDING]
 
