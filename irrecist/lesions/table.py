@@ -58,26 +58,31 @@ _BLANK_START = re.compile(rb"\n[ \t\f\v]")
 def _read_text_arrow(path: Path, sep: str) -> pd.DataFrame | None:
     """The table read by pyarrow's multithreaded CSV parser, every cell as text: the frame pandas' parser gives
     (tested), three times faster. None when pyarrow refuses the file (ragged rows, bad UTF-8, ...), the header
-    has duplicate or empty names, a quote stands outside a well-formed quoted cell, or a line holds only
-    spaces or tabs: pandas then reads it (and says what is wrong)."""
+    has duplicate or empty names, a quote stands outside a well-formed quoted cell, a carriage return does not
+    end a line, or a line holds only spaces or tabs: pandas then reads it (and says what is wrong)."""
     import pyarrow as pa
     import pyarrow.csv as pv
 
     try:
         data = path.read_bytes()
-        if b'"' in data and b'"' in _QUOTED[sep].sub(b"", data):
+        quoted = b'"' in data
+        if quoted and b'"' in _QUOTED[sep].sub(b"", data):
             return None  # a quote outside a well-formed quoted cell: the two parsers differ there
+        if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+            return None  # a carriage return that does not end a line: the two parsers split lines differently
         starts_blank = data[:1] in _BLANK_STARTS or _BLANK_START.search(data) is not None
         if starts_blank and _BLANKISH.search(data):
             return None  # a line of spaces or tabs only: pandas skips it as blank, pyarrow reads a cell
-        first = data.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8")
+        end = data.find(b"\n")
+        first = data[: end if end >= 0 else len(data)].removeprefix(b"\xef\xbb\xbf").decode("utf-8")
         names = next(csv.reader([first], delimiter=sep), [])
         names = [n.removesuffix("\r") if i == len(names) - 1 else n for i, n in enumerate(names)]
         if not names or len(set(names)) != len(names) or any(n == "" for n in names):
             return None
         table = pv.read_csv(
             pa.BufferReader(data),
-            parse_options=pv.ParseOptions(delimiter=sep, newlines_in_values=True),
+            # a line end inside a value needs quotes: without any, the parser can split the file at line ends
+            parse_options=pv.ParseOptions(delimiter=sep, newlines_in_values=quoted),
             convert_options=pv.ConvertOptions(
                 column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False,

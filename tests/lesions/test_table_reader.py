@@ -64,6 +64,17 @@ def test_a_ragged_file_is_left_to_pandas(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(read_frame(path)[0], _pandas(path, ","))
 
 
+def test_a_carriage_return_inside_a_line_is_left_to_pandas(tmp_path: Path) -> None:
+    """pandas ends a line at a lone CR, pyarrow reads it as a cell (found by the property test above)."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"_,a\n\r,\n")
+    assert _read_text_arrow(path, ",") is None
+    pd.testing.assert_frame_equal(read_frame(path)[0], _pandas(path, ","))
+    path.write_bytes(b"_,a\r\nx,y\r\n")  # CRLF line ends are read by the fast path
+    fast = _read_text_arrow(path, ",")
+    assert fast is not None and fast.values.tolist() == [["x", "y"]]
+
+
 def test_an_unterminated_quote_is_left_to_pandas_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text('subject_id,timepoint\nS1,"baseline\n', encoding="utf-8")
