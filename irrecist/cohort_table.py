@@ -12,7 +12,7 @@ the two parts are then put back in subject order.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from irrecist.cohort import (
     BoolArray,
     Cohort,
     IntArray,
+    RowPlaces,
     from_records,
 )
 from irrecist.cohort import ROLES as ROLE_CODES
@@ -355,6 +356,10 @@ class _Locations:
             return [f"{a} row {b}" for a, b in zip(src, row, strict=True)]
         return [f"{self.source} row {i + self.row_offset}" for i in rows.tolist()]
 
+    def later(self, rows: IntArray) -> Sequence[str]:
+        """``of(rows)``, written out when read (one table: ``RowPlaces``)."""
+        return self.of(rows) if self.merged else RowPlaces(self.source, rows + self.row_offset)
+
 
 def _no_subject_problems(col: dict[str, _Text], locs: _Locations) -> list[Problem]:
     """Rows without a subject, reported and dropped (first in the report, as ``build_subjects`` does)."""
@@ -602,7 +607,7 @@ def _clean_cohort(
         local[e_sel[new_a]].astype(np.int64),
         chk.date_of_rank[d_sel[new_a]].tolist(),
         tp.text[tp.codes[a_rows]].tolist(),
-        locs.of(a_rows),
+        locs.later(a_rows),
         local[ent[first]].astype(np.int64),
         lid.text[lid.codes[f_rows]].tolist(),
         chk.role_code[f_rows].astype(np.int64),
@@ -665,7 +670,7 @@ def _interleave(parts: list[tuple[Cohort, IntArray]], n: int) -> Cohort:
         a_at[a_perm],
         _take(cat(lambda c: c.a_date), a_perm),
         _take(cat(lambda c: c.a_label), a_perm),
-        _take(cat(lambda c: c.a_source), a_perm),
+        _take(cat(lambda c: list(c.a_source)), a_perm),
         l_at[l_perm],
         _take(cat(lambda c: c.l_id), l_perm),
         cat(lambda c: c.l_role)[l_perm],
