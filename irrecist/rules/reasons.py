@@ -122,8 +122,11 @@ def _sparse(parts: dict[int, list[str]], index: IntArray) -> pa.Array:
     """``"; "``-joined parts of the assessments ``index`` (null where an assessment has none)."""
     if not parts:
         return pa.nulls(len(index), pa.string())
-    where = {a: i for i, a in enumerate(index.tolist()) if a in parts}
+    keys = np.fromiter(parts, dtype=np.int64, count=len(parts))
+    position = np.full(max(int(index.max(initial=-1)), int(keys.max())) + 1, -1, dtype=np.int64)
+    position[index] = np.arange(len(index), dtype=np.int64)
     values: list[str | None] = [None] * len(index)
-    for a, i in where.items():
-        values[i] = "; ".join(parts[a])
+    for a, i in zip(keys.tolist(), position[keys].tolist(), strict=True):
+        if i >= 0:
+            values[i] = "; ".join(parts[a])
     return pa.array(values, pa.string())
