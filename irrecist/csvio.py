@@ -156,6 +156,7 @@ def _floats(values: np.ndarray) -> pa.Array:
     minus_zero = negative & (whole == 0)
     ints = pc.cast(pa.array(np.where(negative, -whole, whole), mask=~short | minus_zero), _TEXT)
     at = np.where(short, _FRACTION_AT[decimals] + frac + np.where(minus_zero, _FRACTION_SIGNED, 0), _FRACTION_NONE)
+    # the fractions are never null, so no row is all null (``reasons.join_present``)
     text = pc.binary_join_element_wise(ints, _FRACTIONS.take(pa.array(at)), _EMPTY, null_handling="skip")
     if rest.any():
         text = pc.replace_with_mask(text, pa.array(rest), _general_floats(values[rest]))

@@ -273,3 +273,29 @@ def test_reason_numbers_on_arrays_equal_the_scalar_formats(values: list[int], re
     tenths = pct_tenths_array(um[:n], ref)
     assert tenths.tolist() == [pct_tenths(v, r) for v, r in zip(values[:n], refs[:n], strict=True)]
     assert tenths_text(tenths).to_pylist() == [f"{t / 10:+.1f}" for t in tenths.tolist()]
+
+
+@given(
+    n=st.integers(0, 40),
+    rules=st.dictionaries(st.integers(0, 45), st.lists(st.sampled_from(["r1", "r2; x", ""]), min_size=1, max_size=3)),
+    later=st.dictionaries(st.integers(0, 45), st.lists(st.sampled_from(["l1", "l2"]), min_size=1, max_size=2)),
+    pick=st.randoms(use_true_random=False),
+)
+@SETTINGS
+def test_reason_column_joins_each_assessments_reasons(
+    n: int, rules: dict[int, list[str]], later: dict[int, list[str]], pick: random.Random
+) -> None:
+    """``Reasons.text`` (the column, built from sparse parts) is ``"; ".join(Reasons.of(a))`` for each assessment
+    asked for, in any order and subset (rules and later reasons kept only where they are), one value per
+    assessment even where it has none (pyarrow's skipping join drops such rows: ``reasons.join_present``)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from irrecist.rules.reasons import Reasons
+
+    lead = pa.array([f"lead {a}" for a in range(n)], pa.string())
+    at = np.where(np.arange(n) % 3 == 0, -1, np.arange(n)).astype(np.int64)  # every third has no lead
+    reasons = Reasons([(lead, at)], rules, [], later)
+    index = np.asarray(pick.sample(range(n), pick.randint(0, n)), dtype=np.int64)
+    want = ["; ".join(reasons.of(a)) for a in index.tolist()]
+    assert reasons.text(index).to_pylist() == want  # an assessment without any reason: empty, and kept

@@ -110,7 +110,21 @@ class Reasons:
         lead = [texts_at(t, at[index]) for t, at in self.lead]
         call = [texts_at(t, at[index]) for t, at in self.call]
         parts = [*lead, _sparse(self.rules, index), *call, _sparse(self.later, index)]
-        return pc.binary_join_element_wise(*parts, "; ", null_handling="skip")
+        return join_present(parts, "; ")
+
+
+def join_present(parts: list[pa.Array], sep: str) -> pa.Array:
+    """Each row's non-null parts joined with ``sep`` (empty where every part is null). pyarrow's
+    ``binary_join_element_wise(..., null_handling="skip")`` leaves such rows out of its result altogether
+    (pyarrow 26; reported as narwhals-dev/narwhals#3965), so they are given an empty part first."""
+    none = np.ones(len(parts[0]), dtype=bool)
+    for part in parts:
+        if part.null_count == 0:
+            return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
+        none &= part.is_null().to_numpy(zero_copy_only=False)
+    if none.any():
+        parts = [*parts, pa.array(np.where(none, "", None), pa.string())]
+    return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
 
 
 def texts_at(texts: pa.Array, at: IntArray) -> pa.Array:
