@@ -69,7 +69,7 @@ class Cohort:
     a_entity: IntArray
     a_date: list[date]
     a_label: list[str]
-    a_source: Sequence[str]  # where each assessment was read (``RowPlaces`` for a table's rows)
+    a_source: Sequence[str]  # where each assessment was read (``row_places`` of a table's rows)
     # lesions: grouped by entity, first-appearance order
     l_entity: IntArray
     l_id: list[str]
@@ -200,33 +200,6 @@ class CohortLists:
     l_nodal: list[bool]
 
 
-class RowPlaces(Sequence[str]):
-    """``"<source> row <n>"`` for each table row number of ``rows``, written out when asked for (every
-    assessment of a table carries one; only a record made from it reads it)."""
-
-    __slots__ = ("_source", "_rows")
-
-    def __init__(self, source: str, rows: IntArray) -> None:
-        self._source, self._rows = source, rows
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [f"{self._source} row {r}" for r in self._rows[i].tolist()]
-        return f"{self._source} row {self._rows[i]}"
-
-    def __eq__(self, other: object) -> bool:
-        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-
 class MadeOnDemand(Sequence[T]):
     """Objects of a cohort made when asked for and not kept: ``make(key)`` for each of ``keys``. A baseline's
     targets and non-targets (``Cohort.lesion`` of lesion positions: scoring only counts them, the CDISC tables
@@ -261,6 +234,12 @@ class MadeOnDemand(Sequence[T]):
         return repr(list(self))
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def row_places(source: str, rows: IntArray) -> MadeOnDemand[str]:
+    """``"<source> row <n>"`` for each table row number of ``rows``, written out when read (every assessment of a
+    table carries one; only a record made from the cohort reads it)."""
+    return MadeOnDemand(f"{source} row {{}}".format, rows)
 
 
 def from_records(records: list[SubjectRecord]) -> Cohort:

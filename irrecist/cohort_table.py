@@ -30,8 +30,8 @@ from irrecist.cohort import (
     BoolArray,
     Cohort,
     IntArray,
-    RowPlaces,
     from_records,
+    row_places,
 )
 from irrecist.cohort import ROLES as ROLE_CODES
 from irrecist.cohort import STATUSES as STATUS_CODES
@@ -357,8 +357,8 @@ class _Locations:
         return [f"{self.source} row {i + self.row_offset}" for i in rows.tolist()]
 
     def later(self, rows: IntArray) -> Sequence[str]:
-        """``of(rows)``, written out when read (one table: ``RowPlaces``)."""
-        return self.of(rows) if self.merged else RowPlaces(self.source, rows + self.row_offset)
+        """``of(rows)``, written out when read (one table: ``row_places``)."""
+        return self.of(rows) if self.merged else row_places(self.source, rows + self.row_offset)
 
 
 def _no_subject_problems(col: dict[str, _Text], locs: _Locations) -> list[Problem]:

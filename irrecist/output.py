@@ -63,17 +63,25 @@ empty for ``NONE``). Used by ``irrecist.cdisc``."""
 def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
     """timepoints.csv: one row per assessment of every scored subject, built column-wise from the engine's
     arrays (``irrecist.rules.timepoint.Timepoints``); text columns are Arrow-backed strings."""
-    blocks = [_timepoint_columns(crun.scores) for crun in run.runs.values() if len(crun.scores)]
+    return _stacked([_timepoint_columns(crun.scores) for crun in run.runs.values() if len(crun.scores)],
+                    TIMEPOINT_COLUMNS)  # fmt: skip
+
+
+def _stacked(blocks: list[dict[str, Any]], names: list[str]) -> pd.DataFrame:
+    """One frame from blocks of columns (one block per criterion): Arrow text as pandas' Arrow-backed strings,
+    numpy arrays as they are, lists of Python values as pandas infers them."""
     if not blocks:
-        return pd.DataFrame(columns=TIMEPOINT_COLUMNS)
+        return pd.DataFrame(columns=names)
     columns: dict[str, Any] = {}
-    for name in TIMEPOINT_COLUMNS:
+    for name in names:
         parts = [b[name] for b in blocks]
         if isinstance(parts[0], pa.Array):
             columns[name] = pd.array(parts[0] if len(parts) == 1 else pa.concat_arrays(parts), dtype=TEXT)
-        else:
+        elif isinstance(parts[0], np.ndarray):
             columns[name] = np.concatenate(parts)
-    return pd.DataFrame(columns)
+        else:
+            columns[name] = [x for part in parts for x in part]
+    return pd.DataFrame(columns, columns=names)
 
 
 def _text_dtype() -> Any:
@@ -219,19 +227,8 @@ def _flags(c: Cohort, s: SubjectArrays, kept: IntArray) -> list[str]:
 
 def subjects_frame(run: ScoreRun) -> pd.DataFrame:
     """subjects.csv: one row per scored subject and criterion."""
-    blocks = [_subject_columns(crun.scores) for crun in run.runs.values() if len(crun.scores)]
-    if not blocks:
-        return pd.DataFrame(columns=SUBJECT_COLUMNS)
-    columns: dict[str, Any] = {}
-    for name in SUBJECT_COLUMNS:
-        parts = [b[name] for b in blocks]
-        if isinstance(parts[0], pa.Array):
-            columns[name] = pd.array(pa.concat_arrays(parts) if len(parts) > 1 else parts[0], dtype=TEXT)
-        elif isinstance(parts[0], np.ndarray):
-            columns[name] = np.concatenate(parts)
-        else:
-            columns[name] = [x for part in parts for x in part]
-    return pd.DataFrame(columns, columns=SUBJECT_COLUMNS)
+    return _stacked([_subject_columns(crun.scores) for crun in run.runs.values() if len(crun.scores)],
+                    SUBJECT_COLUMNS)  # fmt: skip
 
 
 def errors_frame(run: ScoreRun) -> pd.DataFrame:

@@ -38,7 +38,7 @@ def assert_same(df: pd.DataFrame, source: str = "lesions.csv", config: Criterion
         if isinstance(a, np.ndarray):
             assert isinstance(b, np.ndarray) and a.dtype == b.dtype, f.name
             np.testing.assert_array_equal(b, a, err_msg=f.name)
-        elif f.name == "a_source":  # a table's row places are written out when read (``RowPlaces``)
+        elif f.name == "a_source":  # a table's row places are written out when read (``row_places``)
             assert list(b) == a and [b[i] for i in range(len(b))] == a and b[1:3] == a[1:3]
         else:
             assert type(b) is type(a) and b == a, f.name

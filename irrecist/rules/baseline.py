@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import overload
 
 import numpy as np
 
@@ -162,7 +161,7 @@ def target_measurable_mask(
 
 
 @dataclass(eq=False)
-class Baselines(Sequence[Baseline]):
+class Baselines:
     """``analyse_baseline`` of every entity of a cohort, as arrays (what the tables and endpoints read), with
     each entity's ``Baseline`` object made when asked for (``baselines[e]``)."""
 
@@ -181,13 +180,10 @@ class Baselines(Sequence[Baseline]):
     def __len__(self) -> int:
         return len(self.sum_um)
 
-    @overload
-    def __getitem__(self, e: int) -> Baseline: ...
-    @overload
-    def __getitem__(self, e: slice) -> list[Baseline]: ...
-    def __getitem__(self, e: int | slice) -> Baseline | list[Baseline]:
-        if isinstance(e, slice):
-            return [self[i] for i in range(len(self))[e]]
+    def __iter__(self) -> Iterator[Baseline]:
+        return (self[e] for e in range(len(self)))
+
+    def __getitem__(self, e: int) -> Baseline:
         if not 0 <= e < len(self):
             raise IndexError(e)
         made = self.made.get(e)

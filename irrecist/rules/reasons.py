@@ -123,7 +123,7 @@ def join_present(parts: list[pa.Array], sep: str) -> pa.Array:
             return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
         none &= part.is_null().to_numpy(zero_copy_only=False)
     if none.any():
-        parts = [*parts, pa.array(np.where(none, "", None), pa.string())]
+        parts = [*parts, pc.if_else(pa.array(none), pa.scalar("", pa.string()), pa.scalar(None, pa.string()))]
     return pc.binary_join_element_wise(*parts, sep, null_handling="skip")
 
 
