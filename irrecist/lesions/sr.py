@@ -12,8 +12,9 @@ lines, such as the AIM toolkit's "AIM SR Report" renderings (PS3.3 A.35.3; priva
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from copy import deepcopy
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import highdicom as hd
@@ -26,8 +27,13 @@ from irrecist.errors import Level
 
 from .base import ReadResult
 from .sr_generic import (
+    DEVICE_OBSERVER_NAME,
+    DEVICE_OBSERVER_UID,
     FINDING,
     FINDING_SITE,
+    OBSERVER_TYPE,
+    PERSON_OBSERVER_NAME,
+    TIME_POINT_CONCEPTS,
     TRACKING_ID,
     TRACKING_UID,
     SRGroup,
@@ -64,6 +70,35 @@ _HD_CLASSES: dict[str, Any] = {
     uid.Comprehensive3DSRStorage: hd.sr.Comprehensive3DSR,
 }
 MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
+CONTEXT_CONCEPTS: dict[str, tuple[Code, ...]] = {
+    "tracking": (TRACKING_ID, TRACKING_UID),  # TID 1501
+    "time point": TIME_POINT_CONCEPTS,  # TID 1502
+    "observer": (OBSERVER_TYPE, PERSON_OBSERVER_NAME, DEVICE_OBSERVER_NAME, DEVICE_OBSERVER_UID),  # TID 1002-1004
+}
+"""The concept names that ``find_text`` (tracking), ``timepoint_of`` and ``observer_of`` look for among a
+container's items, by lookup; no concept is in two lookups."""
+
+
+@lru_cache(maxsize=4096)
+def _lookup_of(value: str, scheme: str, version: str | None) -> str | None:
+    """The :data:`CONTEXT_CONCEPTS` lookup that asks for a concept name, or None; by pydicom's ``Code`` equality
+    (which looks only at value, scheme and version, and takes an SRT code as its SCT twin), remembered per code."""
+    code = Code(value, scheme, "", version)
+    return next((what for what, concepts in CONTEXT_CONCEPTS.items() if matches(code, *concepts)), None)
+
+
+def context_items(items: Sequence[Dataset], names: Sequence[Code | None] | None = None) -> dict[str, list[Dataset]]:
+    """For each lookup of :data:`CONTEXT_CONCEPTS`, the items (in order) whose concept name (``names``, else read
+    here) it asks for. ``find_text``, ``timepoint_of`` and ``observer_of`` only take items of those names (and
+    the children of an Observer Type item), so each answers the same on its few items as on all ``items``,
+    without reading every item's concept name again for each concept it looks for."""
+    if names is None:
+        names = [concept_name(item) for item in items]
+    found: dict[str, list[Dataset]] = {what: [] for what in CONTEXT_CONCEPTS}
+    for item, name in zip(items, names, strict=True):
+        if name is not None and (what := _lookup_of(name.value, name.scheme_designator, name.scheme_version)):
+            found[what].append(item)
+    return found
 
 
 def _groups_from_highdicom(ds: Dataset, limits: list[str], skipped: list[str], *, owned: bool) -> list[SRGroup]:
@@ -90,10 +125,13 @@ def _groups_from_tree(ds: Dataset, limits: list[str], skipped: list[str]) -> lis
         if item.get("ValueType") != "CONTAINER" or not matches(concept_name(item), MEASUREMENT_GROUP):
             continue
         kids = children(item)
-        group = SRGroup(len(groups) + 1, find_text(kids, TRACKING_ID), find_text(kids, TRACKING_UID))
+        names = [concept_name(kid) for kid in kids]
+        context = context_items(kids, names)
+        tracking = context["tracking"]
+        group = SRGroup(len(groups) + 1, find_text(tracking, TRACKING_ID), find_text(tracking, TRACKING_UID))
         label = f"measurement group {group.number} ({group.tracking_id or 'no identifier'})"
-        for kid in kids:
-            name, vt = concept_name(kid), kid.get("ValueType")
+        for kid, name in zip(kids, names, strict=True):
+            vt = kid.get("ValueType")
             if name is None:
                 skipped.append(f"{label}: a {vt or 'typeless'} item without a concept name")
             elif vt == "NUM":
@@ -111,7 +149,7 @@ def _groups_from_tree(ds: Dataset, limits: list[str], skipped: list[str]) -> lis
                 elif name == FINDING_SITE:
                     group.sites.append(value)
                 group.value_codes.append(value)
-        group.timepoint, group.observer = timepoint_of(kids), observer_of(kids)
+        group.timepoint, group.observer = timepoint_of(context["time point"]), observer_of(context["observer"])
         groups.append(group)
     return groups
 
@@ -143,8 +181,8 @@ def read_measurement_report(ds: Dataset, path: str, *, owned: bool = False) -> R
         groups = _groups_from_tree(ds, limits, skipped)
     for text in dict.fromkeys(limits + skipped):
         result.problems.append(header.problem(Level.WARNING, f"{path}: skipped {text}"))
-    doc_items = children(ds)
-    doc_timepoint, doc_observer = timepoint_of(doc_items), observer_of(doc_items)
+    context = context_items(children(ds))
+    doc_timepoint, doc_observer = timepoint_of(context["time point"]), observer_of(context["observer"])
     for group in groups:
         _add_rows(result, group, group_rows(group, header, doc_timepoint, doc_observer, result.problems))
     _warn_without_timepoint(result, header, path)

@@ -6,6 +6,7 @@ in place.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,20 @@ from pydicom.uid import CTImageStorage, generate_uid
 from irrecist.columns import LESION_COLUMNS
 from irrecist.errors import Level, Problem
 from irrecist.lesions.base import ReadResult
-from irrecist.lesions.sr import GenericSRReader, TID1500Reader
-from irrecist.lesions.sr_generic import MAX_DEPTH
+from irrecist.lesions.sr import CONTEXT_CONCEPTS, GenericSRReader, TID1500Reader, context_items
+from irrecist.lesions.sr_generic import (
+    DEVICE_OBSERVER_NAME,
+    DEVICE_OBSERVER_UID,
+    MAX_DEPTH,
+    OBSERVER_TYPE,
+    PERSON_OBSERVER_NAME,
+    TIME_POINT_CONCEPTS,
+    TRACKING_ID,
+    TRACKING_UID,
+    find_text,
+    observer_of,
+    timepoint_of,
+)
 from tests.conftest import need_shared
 
 AIM = ("annotation-and-image-markup", "AIMToolkit_v3.0.2_rv11", "examples", "SampleAIMAnnotationsAndImages",
@@ -397,3 +410,53 @@ def test_cyclic_content_tree_is_reported() -> None:
 def test_problems_are_problem_records(real_data: Path) -> None:
     result = TID1500Reader().read(real_data / "dcmjs" / "examples" / "data" / "structured_report.dcm")
     assert result.problems and all(isinstance(p, Problem) and p.source for p in result.problems)
+
+
+# ------------------------------------------------------------------ context lookups on the few items they ask for
+
+
+def test_context_concepts_are_in_one_lookup_each() -> None:
+    concepts = [c for codes in CONTEXT_CONCEPTS.values() for c in codes]
+    assert all(a != b for i, a in enumerate(concepts) for b in concepts[i + 1 :])
+
+
+_CONTEXT_NAMES = [TRACKING_ID, TRACKING_UID, *TIME_POINT_CONCEPTS, OBSERVER_TYPE]  # what sr_generic looks for
+_OBSERVER_NAMES = [PERSON_OBSERVER_NAME, DEVICE_OBSERVER_NAME, DEVICE_OBSERVER_UID]
+
+
+def _context_item(rng: random.Random, k: int, names: list[Code] | None = None) -> Dataset:
+    """A TEXT (or CODE) item named by a context concept (possibly with another version) or by another concept
+    (an SRT code and its SCT twin among them); an Observer Type item carries observer names as children, as
+    TID 1002 does."""
+    names = names or [*_CONTEXT_NAMES, *_OBSERVER_NAMES] + [
+        Code("121071", "DCM", "Finding"), Code("T-D0050", "SRT", "Tissue"), Code("85756007", "SCT", "Tissue"),
+        Code("121008", "DCM", "Person Observer Name", "1.1"), Code("112039", "99X", "Not a tracking id"),
+    ]  # fmt: skip
+    name = rng.choice(names)
+    text = rng.choice(["", " ", f"value {k}", "Unknown^", "^unknown"])
+    if rng.random() < 0.15:
+        value = Dataset()
+        value.CodeValue, value.CodingSchemeDesignator, value.CodeMeaning = "121007", "DCM", f"meaning {k}"
+        item = _item("CODE", name, "HAS OBS CONTEXT", ConceptCodeSequence=[value])
+    else:
+        item = _item("TEXT", name, "HAS OBS CONTEXT", TextValue=text)
+    if name.scheme_version:
+        item.ConceptNameCodeSequence[0].CodingSchemeVersion = name.scheme_version
+    if name == OBSERVER_TYPE:
+        item.ContentSequence = [_context_item(rng, 100 * k + j, _OBSERVER_NAMES) for j in range(rng.randrange(3))]
+    elif rng.random() < 0.1:
+        item.ContentSequence = [_context_item(rng, 100 * k + j) for j in range(rng.randrange(3))]
+    return item
+
+
+def test_context_lookups_answer_as_on_all_items() -> None:
+    """find_text, timepoint_of and observer_of give on each lookup's items what they give on all items, for
+    random item lists mixing context concepts (as DCM, SRT twins, other versions) with other concepts."""
+    rng = random.Random(1500)
+    for _ in range(400):
+        items = [_context_item(rng, k) for k in range(rng.randrange(12))]
+        context = context_items(items)
+        assert find_text(context["tracking"], TRACKING_ID) == find_text(items, TRACKING_ID)
+        assert find_text(context["tracking"], TRACKING_UID) == find_text(items, TRACKING_UID)
+        assert timepoint_of(context["time point"]) == timepoint_of(items)
+        assert observer_of(context["observer"]) == observer_of(items)
