@@ -32,7 +32,6 @@ import pandas as pd
 from pydicom.uid import UID
 
 from irrecist.columns import LESION_COLUMNS
-from irrecist.dicomio import dcmread
 from irrecist.errors import InputError, Level, Problem
 from irrecist.files import write_csv
 from irrecist.identity import LesionMap, assign_lesion_ids, is_lesion_map, organ_conflicts, read_lesion_map
@@ -50,7 +49,7 @@ from irrecist.index import (
 )
 from irrecist.lesion_table import check_columns
 from irrecist.lesions.base import AXES, PATIENT, PIXEL, PLANE_TOLERANCE_MM, ImagePlane, MeasuredLine, ReadResult
-from irrecist.lesions.registry import PR_CLASSES, SR_CLASSES, Registry, default_registry
+from irrecist.lesions.registry import PR_CLASSES, Registry, default_registry
 from irrecist.lesions.table import read_frame
 from irrecist.progress import progress
 
@@ -132,17 +131,13 @@ def _read_one(registry: Registry, rec: FileRecord) -> tuple[str | None, ReadResu
 
 
 def _read_quietly(registry: Registry, rec: FileRecord) -> tuple[str | None, ReadResult]:
-    """Dispatch one file to its reader by path; an SR is read whole once for ``can_read`` (readers look into
-    its content tree), then by path again (0.3 ms) so the TID 1500 reader owns its copy and highdicom may
-    convert it in place instead of deep-copying it (6 ms per demo SR)."""
+    """Dispatch one file to its reader, which reads it by path (so the TID 1500 reader owns its dataset and
+    highdicom may convert it in place instead of deep-copying it, 6 ms per demo SR). ``can_read`` sees the
+    header the index read (:data:`irrecist.lesions.registry.HEADER_TAGS`: enough to tell a TID 1500 report);
+    a reader that must look further (the generic SR reader, into the content tree) reads the file it names."""
     obj: Any = rec.path
     if rec.kind == "dicom":
         obj = rec.header if rec.header is not None else rec.path
-        if rec.sop_class in SR_CLASSES:
-            try:
-                obj = dcmread(rec.path, force=True)
-            except Exception:
-                obj = rec.header  # the reader reads the file again and reports why it fails
     reader = registry.reader_for(obj)
     if reader is None:
         return None, ReadResult()
