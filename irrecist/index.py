@@ -98,11 +98,13 @@ class StudyIndex:
     def studies(self) -> pd.DataFrame:
         """One row per series: subject, study UID, date, modality, series UID, SOP class name, file count."""
         counts: Counter[tuple[str, ...]] = Counter()
+        names: dict[str, str] = {}  # SOP class UID -> its name, looked up once per class
         for f in self.dicom():
             subject = self.study_subject.get(f.study_uid, f.subject_id)
             day = self.study_date.get(f.study_uid, f.date)
-            sop = UID(f.sop_class).name if f.sop_class else ""
-            counts[(subject, f.study_uid, day, f.modality, f.series_uid, sop)] += 1
+            if f.sop_class not in names:
+                names[f.sop_class] = UID(f.sop_class).name if f.sop_class else ""
+            counts[(subject, f.study_uid, day, f.modality, f.series_uid, names[f.sop_class])] += 1
         rows = [dict(zip(STUDY_COLUMNS, (*key, str(n)), strict=True)) for key, n in sorted(counts.items())]
         return pd.DataFrame(rows, columns=STUDY_COLUMNS, dtype=str)
 
@@ -182,14 +184,22 @@ def _looks_like_aim(path: Path) -> bool:
 def _truncation(ds: Dataset | Scanned, fh: BinaryIO) -> str:
     """Why the file is shorter than its elements say (empty when complete). pydicom reads truncated files
     silently; after a header read the file position is past the end (an element cut short) or at the pixel
-    data element (PS3.5 7.1), whose defined length must fit in the file."""
+    data element (PS3.5 7.1), whose defined length must fit in the file. A :class:`Scanned` header carries
+    where its scan stopped and the bytes there, so its file is not read again."""
+    ts = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "") or "")
+    if isinstance(ds, Scanned):
+        return _pixel_data_problem(ds.stop, ds.size, ds.next_bytes, ts)
     pos = fh.tell()
     size = fh.seek(0, os.SEEK_END)
     if pos > size:
         return f"{size} bytes, but its elements need at least {pos}"
     fh.seek(pos)
-    head = fh.read(12)
-    ts = str(getattr(ds, "file_meta", {}).get("TransferSyntaxUID", "") or "")
+    return _pixel_data_problem(pos, size, fh.read(12), ts)
+
+
+def _pixel_data_problem(pos: int, size: int, head: bytes, ts: str) -> str:
+    """Why the pixel data element whose first bytes (up to 12) ``head`` are, at ``pos`` in a file of ``size``
+    bytes with transfer syntax ``ts``, does not fit in the file (empty when it fits, or ``head`` is not one)."""
     little = ts != "1.2.840.10008.1.2.2"
     if len(head) < 8 or head[:2] != (b"\xe0\x7f" if little else b"\x7f\xe0"):
         return ""
@@ -224,10 +234,12 @@ _ITEM = struct.Struct("<HHI")
 _U32 = struct.Struct("<I")
 _UNDEFINED = 0xFFFFFFFF
 _PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})  # where pydicom's stop_before_pixels stops
+_SPECIAL_GROUPS = frozenset({0x0000, 0x0002, 0xFFFE, 0x7FE0})  # not at a plain top level; or the pixel data's
 _BINARY_VRS = frozenset({b"US", b"UL", b"SS", b"SL", b"FL", b"FD"})
 _KEEP: dict[int, tuple[str, bytes]] = {  # HEADER_TAGS (tag -> keyword, dictionary VR)
     int(tag_for_keyword(kw) or 0): (kw, dictionary_VR(int(tag_for_keyword(kw) or 0)).encode()) for kw in HEADER_TAGS
 }
+_HEADER_BYTES = {vr: 12 if vr in _VRS_32 else 8 for vr in _VRS | _VRS_32}  # explicit VR element header, by VR
 _ASCII = re.compile(rb"[ -~\0]*\Z")  # printable ASCII (and NUL padding): the same text in every character set
 _CHUNK = 1 << 16
 _MAX_DEPTH = 16
@@ -239,9 +251,13 @@ class _Unusual(Exception):
 
 class Scanned(dict[str, Any]):
     """The :data:`HEADER_TAGS` values that :func:`scan_header` found, by keyword, converted as
-    ``Dataset.get`` converts them, and the transfer syntax as ``file_meta``."""
+    ``Dataset.get`` converts them (several DS numbers: a list of equal floats, :func:`_convert`), and the
+    transfer syntax as ``file_meta``."""
 
     file_meta: dict[str, str]
+    stop: int  # where the scan stopped (the pixel data element, or the end of the file), as pydicom's header read
+    size: int  # the file's size
+    next_bytes: bytes  # up to 12 bytes from ``stop``: the pixel data element's header, if any
 
 
 class _Window:
@@ -340,42 +356,47 @@ def _scan(fh: BinaryIO, size: int, keep: dict[int, tuple[str, bytes]] = _KEEP) -
     if not (syntax in _SCAN_SYNTAXES or syntax.startswith(_SCAN_PREFIX)) or meta.get(0x00020002) in ANNOTATION_CLASSES:
         return None
     raw: list[tuple[int, bytes, bytes, int]] = []
-    unpack, u32, vrs, vrs_32 = _ELEMENT.unpack_from, _U32.unpack_from, _VRS, _VRS_32
+    unpack, u32, heads, special = _ELEMENT.unpack_from, _U32.unpack_from, _HEADER_BYTES, _SPECIAL_GROUPS
     buf, base = w.buf, w.base
+    last = len(buf) - 12  # the last offset in buf with a whole element header (12 bytes at most) after it
+    next_bytes = b""
     while pos < size:  # the dataset's top level, up to the pixel data
         off = pos - base
-        if off < 0 or off + 12 > len(buf):
+        if not 0 <= off <= last:
             off = w.at(pos, min(12, size - pos))
-            buf, base = w.buf, w.base
+            buf, base, last = w.buf, w.base, len(w.buf) - 12
         group, elem, vr, length = unpack(buf, off)
-        if vr in vrs_32:
-            length, vpos = u32(buf, off + 8)[0], pos + 12
-        elif vr in vrs:
-            vpos = pos + 8
-        else:
+        head = heads.get(vr)
+        if head is None:
             return None
+        if head == 12:
+            length = u32(buf, off + 8)[0]
+        vpos = pos + head
         tag = group << 16 | elem
-        if tag in _PIXEL_TAGS:
-            break
-        if group in (0x0000, 0x0002, 0xFFFE):
-            return None
+        if group in special:
+            if tag in _PIXEL_TAGS:
+                next_bytes = buf[off : off + 12]
+                break
+            if group != 0x7FE0:
+                return None
         if length == _UNDEFINED:
             if vr != b"SQ" or tag in keep:
                 return None
             pos = w.sequence(vpos, None, 1)
-            buf, base = w.buf, w.base
+            buf, base, last = w.buf, w.base, len(w.buf) - 12
             continue
         pos = vpos + length
         if pos > size:
             return None
         if tag in keep:
             value = w.value(vpos, length)
-            buf, base = w.buf, w.base
+            buf, base, last = w.buf, w.base, len(w.buf) - 12
             if vr != keep[tag][1] or (vr not in _BINARY_VRS and not _ASCII.match(value)):
                 return None
             raw.append((tag, vr, value, vpos))
     out = Scanned()
     out.file_meta = {"TransferSyntaxUID": syntax}
+    out.stop, out.size, out.next_bytes = pos, size, next_bytes
     for tag, vr, value, vpos in raw:
         keyword = keep[tag][0]
         if keyword in out:
@@ -391,15 +412,31 @@ def _scan(fh: BinaryIO, size: int, keep: dict[int, tuple[str, bytes]] = _KEEP) -
 
 
 _SINGLE_TEXT = frozenset({b"AE", b"AS", b"CS", b"DA", b"DT", b"LO", b"SH", b"TM", b"UI"})
+_DS_NUMBER = re.compile(rb" *[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)? *\Z")
+"""One DS value (PS3.5 6.2: digits, sign, decimal point, exponent; spaces around) that pydicom's DSfloat takes
+as Python's ``float`` does, and whose validation never complains (at most 16 characters)."""
+
+
+def _decimals(value: bytes) -> list[float] | None:
+    """Several DS numbers (PixelSpacing, ImagePositionPatient ...) as floats, equal to the DSfloats of pydicom's
+    MultiValue (``multi_string``: trailing spaces and NULs dropped, split at backslashes, ``float`` of each);
+    None for a single value or any text :data:`_DS_NUMBER` does not take: pydicom converts those."""
+    parts = value.rstrip(b" \0").split(b"\\")
+    if len(parts) < 2 or not all(len(part) <= 16 and _DS_NUMBER.match(part) for part in parts):
+        return None
+    return [float(part) for part in parts]
 
 
 def _convert(tag: int, vr: bytes, value: bytes, vpos: int) -> Any:
     """The value ``Dataset.get`` gives: one ASCII text value or one US directly (the string or int pydicom
-    makes of it), anything else through pydicom's converter."""
+    makes of it), several plain DS numbers as a list of floats (equal to pydicom's MultiValue of DSfloat; the
+    index and the plane reader only take their floats), anything else through pydicom's converter."""
     if vr in _SINGLE_TEXT and b"\\" not in value:
         return value.decode("ascii").rstrip("\0 ")
     if vr == b"US" and len(value) == 2:
         return int.from_bytes(value, "little")
+    if vr == b"DS" and (numbers := _decimals(value)) is not None:
+        return numbers
     elem = RawDataElement(BaseTag(tag), vr.decode(), len(value), value, vpos, False, True)
     if not value:
         elem = elem._replace(value=cast(bytes | None, empty_value_for_VR(elem.VR, raw=True)))
@@ -470,8 +507,9 @@ def classify(path: Path) -> tuple[FileRecord | None, list[Problem]]:
         with BoundedFile(path) as fh:  # read-only; no element read past the end of the file
             ds: Dataset | Scanned = scan_header(fh, fh.size) or read_header(fh)
             truncated = _truncation(ds, fh)
-            for keyword in HEADER_TAGS:  # convert the kept values here: a corrupt one is this file's problem
-                ds.get(keyword)
+            if isinstance(ds, Dataset):  # convert the kept values here: a corrupt one is this file's problem
+                for keyword in HEADER_TAGS:  # (a Scanned header holds converted values)
+                    ds.get(keyword)
         if truncated:
             return None, [
                 Problem(

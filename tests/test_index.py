@@ -222,3 +222,33 @@ def test_fast_scan_on_cut_and_corrupted_files(monkeypatch: pytest.MonkeyPatch, t
             path.write_bytes(v)
             fast, slow, _ = _classify_both(path, monkeypatch)
             assert fast == slow, (seed.name, k)
+
+
+def test_several_ds_numbers_are_the_floats_pydicom_reads() -> None:
+    """The scan's DS shortcut (PixelSpacing, ImagePositionPatient ...) gives pydicom's numbers, or leaves the
+    value to pydicom: odd spacing, NUL padding, signs, exponents, one value, empty parts, words, long values."""
+    import random
+    import warnings
+
+    from pydicom.dataelem import RawDataElement, convert_raw_data_element
+    from pydicom.tag import BaseTag
+
+    from irrecist.index import _decimals
+
+    warnings.simplefilter("ignore")
+    rng = random.Random(30)
+    alphabet = b"0123456789.+-eE \\\0\tnaif_"
+    taken = 0
+    for k in range(20000):
+        if k % 2:
+            value = bytes(rng.choice(alphabet) for _ in range(rng.randrange(1, 24)))
+        else:
+            numbers = [repr(rng.uniform(-1e3, 1e3))[: rng.randrange(1, 17)] for _ in range(rng.randrange(1, 4))]
+            value = "\\".join(numbers).encode() + rng.choice([b"", b" ", b"\0", b" \0"])
+        numbers_read = _decimals(value)
+        if numbers_read is None:
+            continue
+        taken += 1
+        raw = RawDataElement(BaseTag(0x00280030), "DS", len(value), value, 0, False, True)
+        assert [float(v) for v in convert_raw_data_element(raw).value] == numbers_read, value
+    assert taken > 5000
