@@ -126,6 +126,29 @@ def _contour_data(item: Dataset) -> NDArray[np.float64]:
     return np.asarray([float(v) for v in item.get("ContourData", []) or []], dtype=np.float64)
 
 
+def _reach(points: NDArray[np.float64]) -> float:
+    """An upper bound of the long axis of ``points`` (the largest distance between two of them): twice the largest
+    distance from their centroid (|p - q| <= |p - c| + |c - q| for any c), a hair above it for rounding."""
+    centre = points.mean(axis=0)
+    return 2.0 * float(np.sqrt(((points - centre) ** 2).sum(axis=1)).max()) * (1 + 1e-9) + 1e-12
+
+
+def _longest_plane(planes: list[tuple[Any, NDArray[np.float64]]]) -> tuple[Any, geometry.Axis]:
+    """The key of the first of ``planes`` (key, in-plane points) whose long axis is the longest, and that axis:
+    what measuring every plane in order gives. Planes are measured by decreasing :func:`_reach`, and the rest are
+    skipped once none can reach the longest axis found (a lesion's contours on its other slices rarely can)."""
+    reach = [_reach(points) for _, points in planes]
+    best: tuple[float, int, geometry.Axis] | None = None
+    for i in sorted(range(len(planes)), key=lambda k: -reach[k]):
+        if best is not None and reach[i] < best[0]:
+            break
+        axis = geometry.long_axis(planes[i][1])
+        if best is None or axis.length_mm > best[0] or (axis.length_mm == best[0] and i < best[1]):
+            best = (axis.length_mm, i, axis)
+    assert best is not None
+    return planes[best[1]][0], best[2]
+
+
 class RtStructReader:
     """DICOM RTSTRUCT → lesion rows (one per ROI with closed planar contours)."""
 
@@ -229,13 +252,8 @@ class RtStructReader:
         if not planes:
             warn(f"{where} has no usable contour; no row")
             return None
-        best: tuple[float, geometry.Axis, tuple[Any, ...]] | None = None
-        for key, (_, _, rings, _) in sorted(planes.items(), key=lambda kv: (kv[0][0], kv[1][1])):
-            la = geometry.long_axis(np.concatenate(rings))
-            if best is None or la.length_mm > best[0]:
-                best = (la.length_mm, la, key)
-        assert best is not None
-        _, la, key = best
+        ordered = sorted(planes.items(), key=lambda kv: (kv[0][0], kv[1][1]))
+        key, la = _longest_plane([(k, np.concatenate(rings)) for k, (_, _, rings, _) in ordered])
         normal, offset, rings, measured = planes[key]
         direction = (la.end[0] - la.start[0], la.end[1] - la.start[1])
         sa = geometry.longest_chord(geometry.ring_edges(rings), direction)

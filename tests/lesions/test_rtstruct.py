@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -14,8 +15,9 @@ from pydicom.uid import UID, ImplicitVRLittleEndian, generate_uid
 from irrecist.columns import LESION_COLUMNS
 from irrecist.errors import Level
 from irrecist.index import read_image_plane
+from irrecist.lesions import geometry
 from irrecist.lesions.base import PATIENT, PIXEL, ImagePlane, MeasuredLine
-from irrecist.lesions.rtstruct import RTSTRUCT_SOP_CLASS, RtStructReader
+from irrecist.lesions.rtstruct import RTSTRUCT_SOP_CLASS, RtStructReader, _longest_plane
 
 DICOMPYLER = "dicompyler-core/tests/testdata/example_data/rtss.dcm"
 NO_META = "pydicom/test_files/rtstruct.dcm"
@@ -242,3 +244,28 @@ def test_real_mim_lines_on_present_slices(real_data: Path) -> None:
         want = row["long_axis_mm"] if line.axis == "long" else row["short_axis_mm"]
         drawn = math.hypot((px.end[0] - px.start[0]) * 0.488281, (px.end[1] - px.start[1]) * 0.488281)
         assert drawn == pytest.approx(want, abs=1e-3)
+
+
+def test_longest_plane_is_the_first_longest_in_order() -> None:
+    """Skipping planes that cannot reach the longest axis found gives the plane (and axis) that measuring every
+    plane in order gives: the first with the longest axis, ties included (equal and mirrored contours)."""
+    rng = np.random.default_rng(6)
+    for _ in range(300):
+        planes: list[tuple[object, np.ndarray]] = []
+        for k in range(int(rng.integers(1, 8))):
+            if planes and rng.random() < 0.3:  # the same contour again, or mirrored: a tie
+                points = planes[int(rng.integers(len(planes)))][1] * rng.choice([1.0, -1.0])
+            else:
+                n = int(rng.integers(1, 40))
+                points = rng.normal(0.0, rng.uniform(0.1, 30.0), (n, 2)) + rng.uniform(-100, 100, 2)
+            planes.append((("plane", k), points))
+        first, best = None, None
+        for key, points in planes:
+            axis = geometry.long_axis(points)
+            if best is None or axis.length_mm > best.length_mm:
+                first, best = key, axis
+        assert _longest_plane(planes) == (first, best)
+    # a later plane as long as an earlier one but reaching further (its centroid off centre) is measured first
+    pair = np.array([[0.0, 0.0], [10.0, 0.0]])
+    lopsided = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
+    assert _longest_plane([("pair", pair), ("lopsided", lopsided)])[0] == "pair"
