@@ -156,15 +156,27 @@ def _highdicom() -> Any:
     return highdicom
 
 
-def _fg(ds: Dataset, index: int, keyword: str) -> Dataset | None:
-    """First item of a functional-group macro for frame ``index``: per-frame, else shared."""
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
-    shared = ds.get("SharedFunctionalGroupsSequence") or []
-    for item in ([per_frame[index]] if index < len(per_frame) else []) + list(shared[:1]):
-        seq = item.get(keyword)
-        if seq:
-            return seq[0]
-    return None
+class _FunctionalGroups:
+    """The Per-Frame and Shared Functional Groups Sequences of a multi-frame object (PS3.3 C.7.6.16), looked up
+    once per object rather than once per frame and macro."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []
+        self.shared = list((ds.get("SharedFunctionalGroupsSequence") or [])[:1])
+
+    def first(self, index: int, keyword: str) -> Dataset | None:
+        """First item of a functional-group macro for frame ``index``: per-frame, else shared."""
+        for item in ([self.per_frame[index]] if index < len(self.per_frame) else []) + self.shared:
+            seq = item.get(keyword)
+            if seq:
+                return seq[0]
+        return None
+
+
+def _cross(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, float, float]:
+    """The cross product of two 3-vectors, computed as ``numpy.cross`` computes it (each product rounded, then
+    subtracted) without making arrays of six numbers."""
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
 def _floats(value: Any, n: int) -> tuple[float, ...] | None:
@@ -234,10 +246,10 @@ class _Plane:
         return MeasuredLine(row, axis_name, self.source[0], self.source[1], pixel(axis.start), pixel(axis.end))
 
 
-def _source_image(ds: Dataset, index: int) -> tuple[str, int | None] | None:
+def _source_image(groups: _FunctionalGroups, index: int) -> tuple[str, int | None] | None:
     """SOP Instance UID and frame (1-based; None for a single-frame image) of the image frame ``index`` was
     derived from (Derivation Image Functional Group > Source Image Sequence, PS3.3 C.7.6.16.2.6)."""
-    derivation = _fg(ds, index, "DerivationImageSequence")
+    derivation = groups.first(index, "DerivationImageSequence")
     sources = derivation.get("SourceImageSequence") if derivation is not None else None
     if not sources:
         return None
@@ -398,6 +410,7 @@ class SegReader:
         threshold = 0.5 * float(ds.get("MaximumFractionalValue", 255) or 255) if fractional else 0.0
         labelmap = str(ds.get("SOPClassUID", "")) == LABELMAP_SOP_CLASS
         n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+        groups = _FunctionalGroups(ds)
         planes: dict[int, dict[tuple[Any, ...], _Plane]] = {}
         reported: set[str] = set()
 
@@ -407,7 +420,7 @@ class SegReader:
                 result.problems.append(Problem(level, source, subject, message=message))
 
         for i in range(n_frames):
-            ident = _fg(ds, i, "SegmentIdentificationSequence")
+            ident = groups.first(i, "SegmentIdentificationSequence")
             if ident is not None and not labelmap:
                 wanted = [int(ident.ReferencedSegmentNumber)]
             elif labelmap:
@@ -415,14 +428,14 @@ class SegReader:
             else:
                 once(f"frame {i + 1} has no SegmentIdentificationSequence; frame skipped")
                 continue
-            measures = _fg(ds, i, "PixelMeasuresSequence")
+            measures = groups.first(i, "PixelMeasuresSequence")
             spacing = _floats(measures.get("PixelSpacing"), 2) if measures is not None else None
             if spacing is None or min(spacing) <= 0:
                 once(f"frame {i + 1}: no valid PixelSpacing (PixelMeasuresSequence); cannot measure in mm", Level.ERROR)
                 continue
             thick = (measures.get("SliceThickness") or measures.get("SpacingBetweenSlices")) if measures else None
-            ori_item = _fg(ds, i, "PlaneOrientationSequence")
-            pos_item = _fg(ds, i, "PlanePositionSequence")
+            ori_item = groups.first(i, "PlaneOrientationSequence")
+            pos_item = groups.first(i, "PlanePositionSequence")
             ori = _floats(ori_item.get("ImageOrientationPatient"), 6) if ori_item is not None else None
             pos = _floats(pos_item.get("ImagePositionPatient"), 3) if pos_item is not None else None
             if ori is None or pos is None:
@@ -430,7 +443,7 @@ class SegReader:
                 key: tuple[Any, ...] = ("frame", i)
                 order = float(i)
             else:
-                normal = np.cross(ori[:3], ori[3:])
+                normal = _cross(ori[:3], ori[3:])
                 key = (tuple(round(v, 4) for v in ori), tuple(round(v, 2) for v in pos))
                 order = float(np.dot(normal, pos))
             data = frame(i)
@@ -443,6 +456,6 @@ class SegReader:
                     per[key].mask |= mask
                 else:
                     per[key if key not in per else (*key, i)] = _Plane(
-                        mask.copy(), spacing, order, float(thick) if thick else None, _source_image(ds, i)
+                        mask.copy(), spacing, order, float(thick) if thick else None, _source_image(groups, i)
                     )
         return planes
