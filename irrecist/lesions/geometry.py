@@ -157,6 +157,13 @@ def longest_chord(edges: ArrayLike, direction: Sequence[float]) -> Axis:
     ``edges`` has shape ``(E, 2, 2)`` (start and end point of each boundary edge, mm). The region
     need not be convex; holes and separate pieces are allowed. Returns a zero axis when nothing is
     crossed.
+
+    A sweep along ``direction``: between two consecutive edge end points (a *slab*) the same edges cross
+    every perpendicular line in the same order, so the inside of the region along such a line is the
+    pieces between the 1st and 2nd, 3rd and 4th... crossing (pieces that touch are one chord), and a
+    piece's length is linear in the position, longest at one of the slab's two ends. All slabs are
+    evaluated at once, in blocks of at most ``_SWEEP_BLOCK`` (slab, edge) pairs; the longest chord is the
+    first one found in the order slab, then its lower and upper end, then the pieces across.
     """
     e = np.asarray(edges, dtype=np.float64).reshape(-1, 2, 2)
     ux, uy = float(direction[0]), float(direction[1])
@@ -176,38 +183,73 @@ def longest_chord(edges: ArrayLike, direction: Sequence[float]) -> Axis:
     events = np.unique(s)
     order = np.argsort(lo, kind="stable")
     lo, hi, slope, s0, w0 = lo[order], hi[order], slope[order], s[order, 0], w[order, 0]
+    a, b = events[:-1], events[1:]
+    wide = b - a > 1e-12
+    a, b = a[wide], b[wide]
+    mid = 0.5 * (a + b)
     best = (0.0, 0.0, 0.0, 0.0)  # length, t, w_start, w_end
-    for a, b in zip(events[:-1], events[1:], strict=True):
-        if b - a <= 1e-12:
-            continue
-        mid = 0.5 * (a + b)
-        stop = int(np.searchsorted(lo, mid))
-        act = np.nonzero(hi[:stop] > mid)[0]
-        if act.size < 2:
-            continue
-        wm = w0[act] + slope[act] * (mid - s0[act])
-        srt = np.argsort(wm, kind="stable")
-        act, wm = act[srt], wm[srt]
-        m = act.size - act.size % 2
-        starts, ends = list(range(0, m, 2)), list(range(1, m, 2))
-        # merge pieces that touch (shared boundary of two rings): one chord, not two
-        k = 0
-        while k < len(starts) - 1:
-            if wm[starts[k + 1]] - wm[ends[k]] <= 1e-9:
-                ends[k] = ends.pop(k + 1)
-                starts.pop(k + 1)
-            else:
-                k += 1
-        for t in (a, b):
-            wt = w0[act] + slope[act] * (t - s0[act])
-            for st, en in zip(starts, ends, strict=True):
-                length = float(wt[en] - wt[st])
-                if length > best[0]:
-                    best = (length, float(t), float(wt[st]), float(wt[en]))
+    step = max(1, _SWEEP_BLOCK // max(1, len(lo)))
+    for k in range(0, len(mid), step):
+        found = _slab_chords(lo, hi, slope, s0, w0, a[k : k + step], b[k : k + step], mid[k : k + step])
+        if found is not None and found[0] > best[0]:
+            best = found
     length, t, ws, we = best
     p = (t * ux + ws * vx, t * uy + ws * vy)
     q = (t * ux + we * vx, t * uy + we * vy)
     return Axis(length, p, q)
+
+
+_SWEEP_BLOCK = 1 << 20
+"""At most this many (slab, edge) pairs are held at once by ``longest_chord``'s sweep."""
+_TOUCH_MM = 1e-9
+"""Pieces of a chord closer than this (mm) touch (a boundary shared by two rings): they are one chord."""
+
+
+def _slab_chords(
+    lo: NDArray[np.float64], hi: NDArray[np.float64], slope: NDArray[np.float64], s0: NDArray[np.float64],
+    w0: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], mid: NDArray[np.float64],
+) -> tuple[float, float, float, float] | None:  # fmt: skip
+    """The longest chord of ``longest_chord``'s sweep over the slabs ``[a, b]`` (edges sorted by ``lo``):
+    (length, position, start, end) of the first longest in sweep order, or None when no chord is longer
+    than 0."""
+    # the edges crossing each slab's middle, in edge order within each slab
+    crossing = (lo[None, :] < mid[:, None]) & (hi[None, :] > mid[:, None])
+    slab, edge = np.nonzero(crossing)
+    count = np.bincount(slab, minlength=len(mid))
+    wm = w0[edge] + slope[edge] * (mid[slab] - s0[edge])
+    by = np.lexsort((edge, wm, slab))  # equal crossings in edge order
+    slab, edge, wm = slab[by], edge[by], wm[by]
+    first = np.concatenate(([0], np.cumsum(count)[:-1]))
+    rank = np.arange(len(slab)) - first[slab]
+    usable = count - count % 2  # an odd last crossing closes nothing
+    piece = (rank < usable[slab]) & (count[slab] >= 2)
+    starts = np.flatnonzero(piece & (rank % 2 == 0))
+    ends = starts + 1
+    if not len(starts):
+        return None
+    # pieces that touch the one before them in the same slab join it: a chord runs from the start of its
+    # first piece to the end of its last
+    joins = np.zeros(len(starts), dtype=bool)
+    joins[1:] = (slab[starts[1:]] == slab[starts[:-1]]) & (wm[starts[1:]] - wm[ends[:-1]] <= _TOUCH_MM)
+    chord_start = starts[~joins]
+    last = np.flatnonzero(np.append(~joins[1:], True))
+    chord_end = ends[last]
+    chord_slab = slab[chord_start]
+    # every chord at each slab's lower end, then at its upper end
+    e_start, e_end = edge[chord_start], edge[chord_end]
+    t = np.concatenate([a[chord_slab], b[chord_slab]])
+    e_start, e_end = np.tile(e_start, 2), np.tile(e_end, 2)
+    ws = w0[e_start] + slope[e_start] * (t - s0[e_start])
+    we = w0[e_end] + slope[e_end] * (t - s0[e_end])
+    n = len(chord_slab)
+    at_end, chord = np.repeat([0, 1], n), np.tile(np.arange(n), 2)
+    order = np.lexsort((chord, at_end, np.tile(chord_slab, 2)))  # the sweep's order: slab, end, chord
+    length = (we - ws)[order]
+    i = int(np.argmax(length))  # the first longest
+    if not length[i] > 0.0:
+        return None
+    k = int(order[i])
+    return float(length[i]), float(t[k]), float(ws[k]), float(we[k])
 
 
 def ring_edges(rings: Sequence[ArrayLike]) -> NDArray[np.float64]:
