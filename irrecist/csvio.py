@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -36,7 +37,7 @@ import pyarrow.compute as pc
 
 from irrecist.threads import column_map
 
-__all__ = ["csv_bytes", "csv_chunks"]
+__all__ = ["NOT_NATIVE", "csv_bytes", "csv_chunks", "csv_pieces", "pandas_csv"]
 
 _TEXT = pa.large_string()
 
@@ -214,16 +215,26 @@ def _column(ser: pd.Series) -> pa.Array:
     raise _Unhandled(str(dtype))
 
 
-def _native(df: pd.DataFrame) -> list[bytes | memoryview]:
+ROWS_PER_PIECE = 1 << 17
+"""Rows formatted at a time by ``csv_pieces``: a large table's text is never held whole (memory), and a block's
+columns still fill the threads."""
+
+NOT_NATIVE = (_Unhandled, UnicodeEncodeError, pa.ArrowException)
+"""What ``csv_pieces`` raises for a frame it does not write natively: write ``pandas_csv`` instead."""
+
+
+def _header(df: pd.DataFrame) -> bytes:
     labels = df.columns
     if labels.nlevels != 1 or len(labels) == 0 or any(type(c) is not str for c in labels):
         raise _Unhandled("column labels")
     if not (_LONE_EMPTY and _MIDDLE_EMPTY_PLAIN):
         raise _Unhandled("csv quoting of empty fields")
-    header = _csv_line(list(labels)).encode("utf-8")
-    if len(df) == 0:
-        return [header]
-    columns = column_map(_column, [df.iloc[:, i] for i in range(len(labels))])
+    return _csv_line(list(labels)).encode("utf-8")
+
+
+def _rows(df: pd.DataFrame) -> memoryview:
+    """The CSV lines of ``df``'s rows (at least one), each starting with its newline."""
+    columns = column_map(_column, [df.iloc[:, i] for i in range(df.shape[1])])
     if len(columns) == 1:  # a row of one empty field is written as ""
         only = columns[0]
         columns[0] = pc.if_else(pc.equal(pc.binary_length(only), 0), pa.scalar('""', _TEXT), only)
@@ -234,15 +245,35 @@ def _native(df: pd.DataFrame) -> list[bytes | memoryview]:
     _validity, offsets, data = rows.buffers()
     ends = np.frombuffer(offsets, dtype=np.int64)
     start, stop = int(ends[rows.offset]), int(ends[rows.offset + len(rows)])
-    return [header[:-1], memoryview(data)[start:stop], b"\n"]
+    return memoryview(data)[start:stop]
+
+
+def csv_pieces(df: pd.DataFrame, rows_per_piece: int | None = None) -> Iterator[bytes | memoryview]:
+    """``csv_bytes(df)`` in pieces, built ``rows_per_piece`` (default ``ROWS_PER_PIECE``) rows at a time as they
+    are asked for; raises one of ``NOT_NATIVE`` (possibly after some pieces) where pandas has to write the
+    frame."""
+    rows_per_piece = rows_per_piece or ROWS_PER_PIECE
+    header = _header(df)
+    if len(df) == 0:
+        yield header
+        return
+    yield header[:-1]
+    for start in range(0, len(df), rows_per_piece):
+        yield _rows(df.iloc[start : start + rows_per_piece])
+    yield b"\n"
+
+
+def pandas_csv(df: pd.DataFrame) -> bytes:
+    """What pandas writes: ``df.to_csv(index=False, lineterminator="\\n")`` as UTF-8."""
+    return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def csv_chunks(df: pd.DataFrame) -> list[bytes | memoryview]:
     """``csv_bytes`` in pieces, to be written one after the other (no copy of the whole text)."""
     try:
-        return _native(df)
-    except (_Unhandled, UnicodeEncodeError, pa.ArrowException):
-        return [df.to_csv(index=False, lineterminator="\n").encode("utf-8")]
+        return list(csv_pieces(df))
+    except NOT_NATIVE:
+        return [pandas_csv(df)]
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from irrecist.csvio import csv_chunks
+from irrecist.csvio import NOT_NATIVE, csv_pieces, pandas_csv
 
 
 def _umask() -> int:
@@ -38,11 +38,15 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
 def write_csv(df: pd.DataFrame, path: Path) -> None:
     """``df.to_csv(path, index=False, lineterminator="\\n")``, byte for byte, built column-wise
     (``irrecist.csvio``), written atomically."""
-    chunks = csv_chunks(df)
 
     def write(p: Path) -> None:
         with p.open("wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
+            try:
+                for piece in csv_pieces(df):  # block by block: the whole text is never held
+                    f.write(piece)
+            except NOT_NATIVE:  # a cell csvio does not write as pandas would: pandas writes it all
+                f.seek(0)
+                f.truncate()
+                f.write(pandas_csv(df))
 
     atomic_write(path, write)

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from benchmarks.make_trial import make_table
 from irrecist.cdisc import cdisc_frames
-from irrecist.csvio import _floats, _native, _Unhandled, csv_bytes
+from irrecist.csvio import _floats, _Unhandled, csv_bytes, csv_pieces
 from irrecist.output import subjects_frame, timepoints_frame
 from irrecist.scoring import make_configs, score_paths
 
@@ -28,15 +28,16 @@ def pandas_bytes(df: pd.DataFrame) -> bytes:
 
 
 def assert_native(df: pd.DataFrame) -> None:
-    """Built natively (no fallback) and byte-identical to pandas."""
-    assert b"".join(_native(df)) == pandas_bytes(df)
+    """Built natively (no fallback) and byte-identical to pandas, in pieces of any number of rows."""
+    for rows in (None, 1, 2, 7):
+        assert b"".join(csv_pieces(df, rows)) == pandas_bytes(df)
     assert csv_bytes(df) == pandas_bytes(df)
 
 
 def assert_fallback(df: pd.DataFrame) -> None:
     """Left to pandas, still pandas' bytes."""
     with pytest.raises(_Unhandled):
-        _native(df)
+        list(csv_pieces(df))
     assert csv_bytes(df) == pandas_bytes(df)
 
 
@@ -115,7 +116,8 @@ def test_random_frames_give_pandas_bytes(case: tuple[pd.DataFrame, bool]) -> Non
     want = pandas_bytes(df)
     assert csv_bytes(df) == want
     if native:
-        assert b"".join(_native(df)) == want
+        for rows in (None, 1, 3):
+            assert b"".join(csv_pieces(df, rows)) == want
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -290,5 +292,23 @@ def test_result_tables_are_built_natively_with_pandas_bytes(run_frames: dict[str
 def test_write_csv_writes_pandas_bytes_in_pieces(tmp_path: Path, df: pd.DataFrame) -> None:
     from irrecist.files import write_csv
 
+    write_csv(df, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_bytes() == pandas_bytes(df) == csv_bytes(df)
+
+
+def test_write_csv_starts_again_with_pandas_when_a_later_block_is_not_native(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are formatted a block at a time; when a later block holds a cell csvio does not write (here bytes in
+    an object column), the blocks already written are dropped and pandas writes the whole table."""
+    import irrecist.csvio as csvio
+    from irrecist.files import write_csv
+
+    monkeypatch.setattr(csvio, "ROWS_PER_PIECE", 2)
+    df = pd.DataFrame({"a": pd.Series(["x", "y", "z", b"raw"], dtype=object), "b": [1, 2, 3, 4]})
+    pieces = csvio.csv_pieces(df)
+    assert next(pieces) == b"a,b" and bytes(next(pieces)) == b"\nx,1\ny,2"  # the first block is native
+    with pytest.raises(_Unhandled):
+        next(pieces)
     write_csv(df, tmp_path / "out.csv")
     assert (tmp_path / "out.csv").read_bytes() == pandas_bytes(df) == csv_bytes(df)
