@@ -54,8 +54,9 @@ from irrecist.cohort import (
     Cohort,
     IntArray,
     offsets,
+    ranges,
 )
-from irrecist.endpoints import is_responder
+from irrecist.endpoints import RESPONDER_CODES, is_responder
 from irrecist.errors import ConfigError
 from irrecist.files import atomic_write, write_csv
 from irrecist.model import Lesion, Observation, Role, Status, SubjectRecord
@@ -64,7 +65,14 @@ from irrecist.rules.baseline import fmt_mm, lesion_measure_um
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.reasons import mm_text
 from irrecist.rules.responses import RESPONSES, Response, label, labels
-from irrecist.rules.subject import ScoredCohort, SubjectArrays, SubjectScore, score_cohort, score_subject
+from irrecist.rules.subject import (
+    ScoredCohort,
+    SubjectArrays,
+    SubjectScore,
+    score_cohort,
+    score_subject,
+    study_days,
+)
 from irrecist.rules.timepoint import NEW_LESION_WORDS, NONTARGET_CATEGORIES, TARGET_CATEGORIES, Timepoints, measures
 from irrecist.scoring import ScoreRun, paused_gc
 from irrecist.threads import column_map
@@ -481,19 +489,6 @@ class _Part:
     subject_rank: IntArray  # per subject of the block: its USUBJID's rank in the run
     row_subject: IntArray
     columns: dict[str, _Column]
-
-
-def _ranges(start: IntArray, end: IntArray) -> tuple[IntArray, IntArray]:
-    """The positions ``start[i]`` to ``end[i] - 1`` of every ``i``, one after the other, and the ``i`` of each."""
-    size = end - start
-    owner = np.repeat(np.arange(len(size), dtype=np.int64), size)
-    return np.arange(len(owner), dtype=np.int64) + np.repeat(start - (np.cumsum(size) - size), size), owner
-
-
-def _study_day(day: IntArray, reference: IntArray) -> IntArray:
-    """SDTMIG --DY, ADaM ADY: days from the reference date, which is day 1; no day 0 (``SubjectScore.study_day``)."""
-    delta = day - reference
-    return np.where(delta >= 0, delta + 1, delta)
 
 
 def _frame(parts: list[_Part], variables: tuple[Var, ...], seq: str) -> tuple[pd.DataFrame, IntArray]:
@@ -927,10 +922,6 @@ _NO_AVAL = np.asarray([r not in AVAL_CODES for r in RESPONSES], dtype=bool)
 """AVAL of each response code, and the codes without one (ND)."""
 
 
-_RESPONDERS = [RESPONSES.index(r) for r in (Response.CR, Response.PR)]
-"""BOR of a responder (``endpoints.is_responder``: CR/PR; with confirmation on, only confirmed ones)."""
-
-
 @dataclass
 class _SubjectParams:
     """Per subject parameter (``_SUBJECT_PARAMS``) and subject of a block: BOR (as subjects.csv), CBOR (the
@@ -947,7 +938,7 @@ class _SubjectParams:
     def of(cls, b: _Block, confirmed: SubjectArrays) -> _SubjectParams:
         s, e = b.scored.subjects, b.entity
         bor, cbor = s.bor[e], confirmed.bor[e]
-        yes = np.isin(bor, _RESPONDERS)
+        yes = np.isin(bor, RESPONDER_CODES)
         return cls(
             [bor, cbor, np.where(yes, len(RESPONSES), len(RESPONSES) + 1)],
             [_AVAL[bor], _AVAL[cbor], yes.astype(np.int64)],
@@ -1011,13 +1002,13 @@ class _Tables:
         c, x = b.cohort, self.arrays(b.cohort)
         return {
             f"{prefix}EVAL": _Take(b.reader_text, subject), "VISIT": _Take(x.a_label, a),
-            f"{prefix}DTC": _Take(x.a_dtc, a), f"{prefix}DY": _Ints(_study_day(c.a_day[a], b.reference_day[subject])),
+            f"{prefix}DTC": _Take(x.a_dtc, a), f"{prefix}DY": _Ints(study_days(c.a_day[a], b.reference_day[subject])),
         }  # fmt: skip
 
     def _tu(self, b: _Block) -> _Part:
         """SDTMIG TU (``tu_rows``): one ``TUMIDENT`` row per lesion, at the assessment that first recorded it."""
         c, x = b.cohort, self.arrays(b.cohort)
-        pos, subject = _ranges(x.tu_start[b.entity], x.tu_start[b.entity + 1])
+        pos, subject = ranges(x.tu_start[b.entity], x.tu_start[b.entity + 1])
         lesion = x.tu_order[pos]
         n = len(lesion)
         role = _Take(_ROLE_TEXT, c.l_role[lesion])
@@ -1034,8 +1025,8 @@ class _Tables:
         (``_Sums``). Each row is of a kind of ``_TR_KINDS``, which gives its texts or leaves them to the row
         (``_OwnTexts``)."""
         c, x = b.cohort, self.arrays(b.cohort)
-        a, a_subject = _ranges(c.a_start[b.entity], c.a_start[b.entity + 1])
-        o = x.tr_order[_ranges(c.o_start[a], c.o_start[a + 1])[0]]
+        a, a_subject = ranges(c.a_start[b.entity], c.a_start[b.entity + 1])
+        o = x.tr_order[ranges(c.o_start[a], c.o_start[a + 1])[0]]
         at_o = np.repeat(np.arange(len(a), dtype=np.int64), c.o_start[a + 1] - c.o_start[a])
         ob = _Observations.of(c, o, at_o, _too_small_um(b.config))
         sums = self._sums(b, a, ob)
@@ -1078,7 +1069,7 @@ class _Tables:
         there, in baseline order, as ``"T1, T3 NOT EVALUATED"``."""
         c, x = b.cohort, self.arrays(b.cohort)
         e = c.a_entity[a[at]]
-        pos, owner = _ranges(x.target_start[e], x.target_start[e + 1])
+        pos, owner = ranges(x.target_start[e], x.target_start[e + 1])
         lesion = x.targets[pos]
         wanted = np.zeros(len(a), dtype=bool)
         wanted[at] = True
@@ -1096,7 +1087,7 @@ class _Tables:
         OVRLRESP that apply (empty values are left out: no target or non-target lesion at baseline), in the
         criterion's terms. Also gives these assessments and the row of each one's OVRLRESP (-1: none)."""
         c, cfg = b.cohort, b.config
-        f, subject = _ranges(c.a_start[b.entity] + 1, c.a_start[b.entity + 1])
+        f, subject = ranges(c.a_start[b.entity] + 1, c.a_start[b.entity + 1])
         words = _rs_words(cfg)
         n_tests = len(words)
         start = np.cumsum([0] + [len(w) for w in words.values()])
@@ -1121,7 +1112,7 @@ class _Tables:
         (SRCSEQ: the RSSEQ of its RS OVRLRESP row, ``ovr_seq`` by assessment), then ``BOR``, ``CBOR`` and ``RSP``
         (``_SubjectParams``). AVAL: ``AVAL_CODES``; ADT, ADY and AVISIT: the assessment that dates the value."""
         c, cfg, x = b.cohort, b.config, self.arrays(b.cohort)
-        f, f_subject = _ranges(c.a_start[b.entity] + 1, c.a_start[b.entity + 1])
+        f, f_subject = ranges(c.a_start[b.entity] + 1, c.a_start[b.entity + 1])
         called = b.tps.response[f] >= 0
         f, f_subject = f[called], f_subject[called]
         per_subject = _SubjectParams.of(b, self._confirmed(b))
@@ -1157,7 +1148,7 @@ class _Tables:
             "PARCAT3": _const(_criterion_name(cfg), n),
             "AVALC": _Take(_words([*(labels(cfg)[r] for r in RESPONSES), "Y", "N"]), rows(response, per_subject.avalc)),
             "AVAL": _Ints(rows(_AVAL[response], per_subject.aval), rows(_NO_AVAL[response], per_subject.no_aval)),
-            "ADT": _Days(day, undated), "ADY": _Ints(_study_day(day, b.reference_day[subject]), undated),
+            "ADT": _Days(day, undated), "ADY": _Ints(study_days(day, b.reference_day[subject]), undated),
             "AVISIT": _Take(x.a_label, np.where(undated, len(c.a_day), a)),
             "PDSTAT": _Take(_words([*pd_words, ""]), rows(pd_code[f], [len(pd_words)] * len(_SUBJECT_PARAMS))),
             "SRCDOM": _Take(_words(["", "RS"]), is_ovr.astype(np.int64)),

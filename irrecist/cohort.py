@@ -52,6 +52,13 @@ def offsets(groups: IntArray, n: int) -> IntArray:
     return np.searchsorted(groups, np.arange(n + 1)).astype(np.int64)
 
 
+def ranges(start: IntArray, end: IntArray) -> tuple[IntArray, IntArray]:
+    """The positions ``start[i]`` to ``end[i] - 1`` of every ``i``, one after the other, and the ``i`` of each."""
+    size = end - start
+    owner = np.repeat(np.arange(len(size), dtype=np.int64), size)
+    return np.arange(len(owner), dtype=np.int64) + np.repeat(start - (np.cumsum(size) - size), size), owner
+
+
 def groups(start: IntArray) -> IntArray:
     """The group of every position, from the groups' start offsets (the inverse of ``offsets``)."""
     return np.repeat(np.arange(len(start) - 1, dtype=np.int64), np.diff(start))

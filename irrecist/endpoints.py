@@ -103,8 +103,9 @@ def outcomes(scores: Sequence[SubjectScore]) -> Outcomes:
     )
 
 
-_RESPONDER = [RESPONSES.index(Response.CR), RESPONSES.index(Response.PR)]
-_CONTROLLED = [*_RESPONDER, RESPONSES.index(Response.SD)]
+RESPONDER_CODES = [RESPONSES.index(Response.CR), RESPONSES.index(Response.PR)]
+"""BOR codes of a responder (``is_responder``), the ORR numerator."""
+_CONTROLLED = [*RESPONDER_CODES, RESPONSES.index(Response.SD)]
 
 
 def endpoints(
@@ -118,7 +119,7 @@ def endpoints(
     o = outcomes(scores)
     pool = ~((o.eligible == 0) & exclude_ineligible)
     evaluable = pool & o.measurable
-    responder = np.isin(o.bor, _RESPONDER)
+    responder = np.isin(o.bor, RESPONDER_CODES)
     counts: Counter[str] = Counter()
     for code, n in enumerate(np.bincount(o.bor[pool], minlength=len(RESPONSES)).tolist()):
         counts[lab[RESPONSES[code]]] += n

@@ -16,13 +16,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irrecist.cohort import NONE, Cohort, IntArray
+from irrecist.cohort import NONE, Cohort, IntArray, ranges
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.files import atomic_write, write_csv
 from irrecist.rules.reasons import pct_tenths_array, words
 from irrecist.rules.responses import Response, labels
-from irrecist.rules.subject import NO_CHANGE, NOT_EVALUABLE, Scores, SubjectArrays
+from irrecist.rules.subject import NO_CHANGE, NOT_EVALUABLE, Scores, SubjectArrays, study_days
 from irrecist.rules.timepoint import NEW_LESION_WORDS, NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
 from irrecist.scoring import ScoreRun
 from irrecist.threads import side_by_side
@@ -106,19 +106,11 @@ def _mm_column(um: np.ndarray) -> np.ndarray:
     return np.where(um >= 0, um / 1000, np.nan)
 
 
-def _assessments(c: Cohort, kept: IntArray) -> tuple[IntArray, IntArray]:
-    """The assessments of entities ``kept`` (in that order) and the position in ``kept`` of each."""
-    lengths = c.a_start[kept + 1] - c.a_start[kept]
-    first = np.repeat(c.a_start[kept], lengths)
-    idx = first + np.arange(len(first), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return idx, np.repeat(np.arange(len(kept)), lengths)
-
-
 def _timepoint_columns(scores: Scores) -> dict[str, Any]:
     scored, kept = scores.scored, scores.kept
     c, tps, cfg = scored.cohort, scored.timepoints, scored.config
     ir = cfg.name == "irrecist"
-    idx, owner_ = _assessments(c, kept)
+    idx, owner_ = ranges(c.a_start[kept], c.a_start[kept + 1])
     first = c.a_start[c.a_entity[idx]]
     owner = pa.array(owner_)
     take = pa.array(idx)
@@ -127,7 +119,6 @@ def _timepoint_columns(scores: Scores) -> dict[str, Any]:
     follow = ~is_base
     burden, nadir = tps.burden[idx], np.where(follow, tps.nadir[idx], NONE)
     days = c.a_day[idx]
-    delta = days - scored.subjects.reference_day[c.a_entity[idx]]
     labels_ = labels(cfg)
 
     no_value = np.full(len(idx), np.nan)
@@ -139,7 +130,7 @@ def _timepoint_columns(scores: Scores) -> dict[str, Any]:
             "criterion": pa.array([cfg.name], pa.string()).take(pa.array(np.zeros(len(idx), dtype=np.int64))),
             "timepoint": c.a_label_text.take(take),
             "date": pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.string()),
-            "study_day": np.where(delta >= 0, delta + 1, delta),
+            "study_day": study_days(days, scored.subjects.reference_day[c.a_entity[idx]]),
             "target_sum_mm": _mm_column(tps.target_sum[idx]),
             "new_lesions_mm": _mm_column(tps.new[idx]) if ir else no_value,
             "tmtb_mm": _mm_column(burden) if ir else no_value,

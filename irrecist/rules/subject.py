@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -83,6 +83,13 @@ class SubjectScore:
         return delta + 1 if delta >= 0 else delta
 
 
+def study_days(day: IntArray, reference: IntArray) -> IntArray:
+    """CDISC study days (SDTMIG --DY, ADaM ADY) of day numbers: the reference date is day 1, there is no day 0
+    (``SubjectScore.study_day`` for arrays; the CDISC tables' per-subject reference rows use that one)."""
+    delta = day - reference
+    return np.where(delta >= 0, delta + 1, delta)
+
+
 def score_subject(rec: SubjectRecord, config: CriterionConfig) -> SubjectScore:
     """Score one subject as one reader recorded it. Raises ``InputError`` when it cannot be scored."""
     (result,) = score_cohort(from_records([rec]), config).results
@@ -127,8 +134,7 @@ class SubjectArrays:
     pd_a: IntArray
     pd_confirmed: IntArray  # -1 without a PD date or when PD needs no confirmation
     best_tenths: IntArray  # best percentage change in tenths, NO_CHANGE for none
-    reference: list[date]  # the reference date of each entity (decisions.md 3)
-    reference_day: IntArray  # the same as days since 1970-01-01
+    reference_day: IntArray  # the reference date of each entity (decisions.md 3), days since 1970-01-01
     baselines: Baselines
 
     def flags(self, c: Cohort, e: int) -> list[str]:
@@ -175,7 +181,7 @@ class ScoredCohort:
         )
         best = int(s.best_tenths[e])
         return SubjectScore(
-            c.subject_id[e], c.reader[e], config, s.baselines[e], s.reference[e],
+            c.subject_id[e], c.reader[e], config, s.baselines[e], EPOCH + timedelta(days=int(s.reference_day[e])),
             TimepointSeries(c, self.timepoints, int(c.a_start[e]), int(c.a_start[e + 1])), result,
             pd_date=a_date[pd_a] if pd_a >= 0 else None,
             pd_confirmed=None if pd_confirmed < 0 else bool(pd_confirmed),
@@ -247,7 +253,7 @@ def score_cohort(c: Cohort, config: CriterionConfig) -> ScoredCohort:
     subjects = SubjectArrays(
         problems, codes, bor_a, np.where(bor_a >= 0, _at(where, bor.index) - f.start[:-1], -1), confirmed,
         bor.flags, _at(inside_a, bor.first_response), pd_a, pd_confirmed,
-        _best_changes(c, tps, members.sum_um, pd_day), f.reference, f.reference_day, baselines,
+        _best_changes(c, tps, members.sum_um, pd_day), f.reference_day, baselines,
     )  # fmt: skip
     return ScoredCohort(config, c, tps, subjects)
 
@@ -269,11 +275,11 @@ class _FollowUps:
         self.a = np.flatnonzero((c.a_index() > 0) & ok[c.a_entity])
         self.start = offsets(c.a_entity[self.a], c.n_entities)
         x = c.lists
-        self.reference = [
+        reference = [
             info.treatment_start_date or (c.a_date[x.a_start[e]] if x.a_start[e] < x.a_start[e + 1] else EPOCH)
             for e, info in enumerate(c.info)
         ]
-        self.reference_day = np.array([day_of(d) for d in self.reference], dtype=np.int64)
+        self.reference_day = np.array([day_of(d) for d in reference], dtype=np.int64)
         self.days = c.a_day[self.a] - self.reference_day[c.a_entity[self.a]]
         self.new_therapy_day = np.array([day_of(i.new_therapy_date) for i in c.info], dtype=np.int64)
         self.data_cut_day = np.array([day_of(i.data_cut_date) for i in c.info], dtype=np.int64)
