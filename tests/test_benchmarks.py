@@ -31,6 +31,8 @@ def test_bench_extract_runs(capsys: pytest.CaptureFixture[str]) -> None:
     bench_extract.main(["--files", "50", "--repeat", "1"])
     out = capsys.readouterr().out
     assert re.search(r"extract / dcmread: [0-9.]+x", out) and re.search(r"header-only read: [0-9.]+x", out)
+    floor = re.search(r"SR and SEG objects alone \(([0-9.]+) s\) = [0-9.]+ s", out)
+    assert floor and float(floor.group(1)) > 0  # the demo's first subjects carry an SR or a SEG
 
 
 def test_bench_extract_clinical_series_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
