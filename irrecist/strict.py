@@ -9,6 +9,7 @@ code is 1 when a warning was met.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
 
@@ -28,25 +29,30 @@ def strict_problems(problems: Iterable[Problem]) -> list[Problem]:
 def strict_run(run: ScoreRun) -> ScoreRun:
     """The run with its warnings turned into errors and the subjects they name taken out of the scores."""
     warned: dict[str, Problem] = {}
+    count: Counter[str] = Counter()
     for p in run.problems:
         if p.level is Level.WARNING and p.subject_id:
             warned.setdefault(p.subject_id, p)
+            count[p.subject_id] += 1
     out = replace(run, runs={}, problems=strict_problems(run.problems))
     for name, crun in run.runs.items():
-        dropped = [(i, s) for i, s in enumerate(crun.scores) if s.subject_id in warned]
+        scores = crun.scores
+        cohort = scores.scored.cohort  # subject ids from the cohort's columns: no SubjectScore is made
+        entities = scores.kept.tolist()
+        dropped = [i for i, e in enumerate(entities) if cohort.subject_id[e] in warned]
         failed: dict[tuple[str, str], str] = {}
-        for _i, s in dropped:
-            first = warned[s.subject_id]
-            count = sum(1 for p in run.problems if p.level is Level.WARNING and p.subject_id == s.subject_id)
-            reason = f"{count} warning(s) under --strict, the first: {first.message}"
-            failed[(s.subject_id, s.reader)] = reason
+        for i in dropped:
+            sid, reader = cohort.subject_id[entities[i]], cohort.reader[entities[i]]
+            first = warned[sid]
+            reason = f"{count[sid]} warning(s) under --strict, the first: {first.message}"
+            failed[(sid, reader)] = reason
             out.problems.append(
                 Problem(
                     Level.ERROR,
                     first.source,
-                    s.subject_id,
-                    message=f"{name}: subject not scored: {reason}" + (f" (reader {s.reader})" if s.reader else ""),
+                    sid,
+                    message=f"{name}: subject not scored: {reason}" + (f" (reader {reader})" if reader else ""),
                 )
             )
-        out.runs[name] = crun.without([i for i, _s in dropped], failed)
+        out.runs[name] = crun.without(dropped, failed)
     return out
