@@ -60,7 +60,7 @@ from irrecist.endpoints import RESPONDER_CODES, is_responder
 from irrecist.errors import ConfigError
 from irrecist.files import atomic_write, write_csv
 from irrecist.model import Lesion, Observation, Role, Status, SubjectRecord
-from irrecist.output import TEXT, category_label, errors_frame, subjects_frame, timepoints_frame
+from irrecist.output import TEXT, category_label, code_words, errors_frame, subjects_frame, timepoints_frame
 from irrecist.rules.baseline import fmt_mm, lesion_measure_um
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.reasons import mm_text
@@ -73,7 +73,7 @@ from irrecist.rules.subject import (
     score_subject,
     study_days,
 )
-from irrecist.rules.timepoint import NEW_LESION_WORDS, NONTARGET_CATEGORIES, TARGET_CATEGORIES, Timepoints, measures
+from irrecist.rules.timepoint import Timepoints, measures
 from irrecist.scoring import ScoreRun, paused_gc
 from irrecist.threads import column_map
 
@@ -905,12 +905,12 @@ _RS_CODES = {"TRGRESP": "target", "NTRGRESP": "nontarget", "NEWLIND": "new_lesio
 
 def _rs_words(cfg: CriterionConfig) -> dict[str, list[str]]:
     """Each RS test's value for each engine code (``_rs_values``; empty: the test does not apply)."""
-    ir = cfg.name == "irrecist"
+    code = code_words(cfg)
     return {
-        "TRGRESP": [category_label(t.value, ir) for t in TARGET_CATEGORIES],
-        "NTRGRESP": [category_label(t.value, ir) for t in NONTARGET_CATEGORIES],
-        "NEWLIND": [_NEWLIND.get(w, "") for w in NEW_LESION_WORDS],
-        "OVRLRESP": [label(r, cfg) for r in RESPONSES],
+        "TRGRESP": code.target,
+        "NTRGRESP": code.nontarget,
+        "NEWLIND": [_NEWLIND.get(w, "") for w in code.new_lesions],
+        "OVRLRESP": code.response,
     }
 
 

@@ -8,6 +8,7 @@ renamed when complete, so an interrupted run never leaves a half-written table t
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from irrecist.cohort import NONE, Cohort, IntArray, ranges
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.files import atomic_write, write_csv
+from irrecist.rules.config import CriterionConfig
 from irrecist.rules.reasons import pct_tenths_array, words
 from irrecist.rules.responses import Response, labels
 from irrecist.rules.subject import NO_CHANGE, NOT_EVALUABLE, Scores, SubjectArrays, study_days
@@ -47,7 +49,9 @@ def _bool(v: bool | None) -> str:
     return "" if v is None else ("true" if v else "false")
 
 
-def _cat(value: str | None, ir: bool) -> str:
+def category_label(value: str | None, ir: bool) -> str:
+    """A target / non-target category in the criterion's spelling (``irPR``, ``NON-CR/NON-PD``; empty for
+    ``NONE``)."""
     if not value or value == "NONE":
         return ""
     if ir and value != "NON-CR/NON-PD":
@@ -55,9 +59,26 @@ def _cat(value: str | None, ir: bool) -> str:
     return value
 
 
-category_label = _cat
-"""Public name of ``_cat``: a target / non-target category in the criterion's spelling (``irPR``, ``NON-CR/NON-PD``;
-empty for ``NONE``). Used by ``irrecist.cdisc``."""
+@dataclass(frozen=True)
+class CodeWords:
+    """The words of the engine's codes in a criterion's spelling, indexed by code: target and non-target
+    categories, new-lesion states and overall responses (timepoints.csv and the CDISC RS table)."""
+
+    target: list[str]
+    nontarget: list[str]
+    new_lesions: list[str]
+    response: list[str]
+
+
+def code_words(cfg: CriterionConfig) -> CodeWords:
+    """``CodeWords`` of criterion ``cfg``."""
+    ir, names = cfg.name == "irrecist", labels(cfg)
+    return CodeWords(
+        [category_label(t.value, ir) for t in TARGET_CATEGORIES],
+        [category_label(t.value, ir) for t in NONTARGET_CATEGORIES],
+        list(NEW_LESION_WORDS),
+        [names[r] for r in RESPONSES],
+    )
 
 
 def timepoints_frame(run: ScoreRun) -> pd.DataFrame:
@@ -119,7 +140,7 @@ def _timepoint_columns(scores: Scores) -> dict[str, Any]:
     follow = ~is_base
     burden, nadir = tps.burden[idx], np.where(follow, tps.nadir[idx], NONE)
     days = c.a_day[idx]
-    labels_ = labels(cfg)
+    code = code_words(cfg)
 
     no_value = np.full(len(idx), np.nan)
 
@@ -139,10 +160,10 @@ def _timepoint_columns(scores: Scores) -> dict[str, Any]:
             "pct_from_baseline": np.where(follow, _pct_column(burden, base), np.nan),
             "pct_from_nadir": _pct_column(burden, nadir),
             "change_from_nadir_mm": np.where((burden >= 0) & (nadir >= 0), (burden - nadir) / 1000, np.nan),
-            "target_response": words([_cat(t.value, ir) for t in TARGET_CATEGORIES], tps.target[idx]),
-            "nontarget_response": words([_cat(t.value, ir) for t in NONTARGET_CATEGORIES], tps.nontarget[idx]),
-            "new_lesions": words(list(NEW_LESION_WORDS), np.where(follow, tps.new_lesions[idx], -1)),
-            "response": words([labels_[r] for r in RESPONSES], tps.response[idx]),
+            "target_response": words(code.target, tps.target[idx]),
+            "nontarget_response": words(code.nontarget, tps.nontarget[idx]),
+            "new_lesions": words(code.new_lesions, np.where(follow, tps.new_lesions[idx], -1)),
+            "response": words(code.response, tps.response[idx]),
             "pd_status": pa.array(tps.pd_status, pa.string()).take(take),
         }
 
