@@ -63,6 +63,7 @@ from irrecist.model import Lesion, Observation, Role, Status, SubjectRecord
 from irrecist.output import TEXT, category_label, code_words, errors_frame, subjects_frame, timepoints_frame
 from irrecist.rules.baseline import fmt_mm, lesion_measure_um
 from irrecist.rules.config import CriterionConfig
+from irrecist.rules.confirmation import STATUSES as PD_STATUSES
 from irrecist.rules.reasons import mm_text
 from irrecist.rules.responses import RESPONSES, Response, label, labels
 from irrecist.rules.subject import (
@@ -1136,9 +1137,7 @@ class _Tables:
         param = rows(_ADRS_CODES.index("OVR"), [_ADRS_CODES.index(p) for p in _SUBJECT_PARAMS])
         is_ovr = param == _ADRS_CODES.index("OVR")
         source = np.where(is_ovr, ovr_seq[np.maximum(a, 0)] if len(ovr_seq) else -1, -1)
-        pd_status = pa.array(b.tps.pd_status, _TEXT).dictionary_encode()
-        pd_words = [p.upper() for p in pd_status.dictionary.to_pylist()]
-        pd_code = pd_status.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        pd_words, pd_code = [p.upper() for p in PD_STATUSES], b.tps.pd_status
         day = c.a_day[np.maximum(a, 0)] if len(c.a_day) else np.zeros(len(a), dtype=np.int64)
         n = len(subject)
         columns: dict[str, _Column] = {

@@ -22,6 +22,7 @@ from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.files import atomic_write, write_csv
 from irrecist.rules.config import CriterionConfig
+from irrecist.rules.confirmation import STATUSES
 from irrecist.rules.reasons import pct_tenths_array, words
 from irrecist.rules.responses import Response, labels
 from irrecist.rules.subject import NO_CHANGE, NOT_EVALUABLE, Scores, SubjectArrays, study_days
@@ -164,7 +165,7 @@ def _timepoint_columns(scores: Scores) -> dict[str, Any]:
             "nontarget_response": words(code.nontarget, tps.nontarget[idx]),
             "new_lesions": words(code.new_lesions, np.where(follow, tps.new_lesions[idx], -1)),
             "response": words(code.response, tps.response[idx]),
-            "pd_status": pa.array(tps.pd_status, pa.string()).take(take),
+            "pd_status": words(list(STATUSES), tps.pd_status[idx]),
         }
 
     # the reasons (the largest column) beside the others: Arrow joins them without the GIL

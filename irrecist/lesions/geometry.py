@@ -441,70 +441,123 @@ def label_diameters(
 
 # ------------------------------------------------------------------ scikit-image's Feret diameter convention
 
-
-def _lattice_spans(
-    hull: Sequence[tuple[float, float]], axis: int
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """For a convex polygon in doubled integer coordinates (counter-clockwise, at least one vertex): every
-    pixel line ``2 k`` of the other axis that holds a pixel index ``i`` (doubled coordinate ``2 i``) inside or
-    on the polygon, with the first and last such ``i``: ``(k, first, last)``. Exact integer arithmetic (ceil and
-    floor commute with the min and max over the edges crossing a line)."""
-    v = np.asarray(hull, dtype=np.int64).reshape(-1, 2)
-    w = np.roll(v, -1, axis=0)
-    p0, p1, q0, q1 = v[:, axis], v[:, 1 - axis], w[:, axis], w[:, 1 - axis]
-    lo, hi = np.minimum(p1, q1), np.maximum(p1, q1)
-    start = lo + (lo % 2)
-    count = np.maximum(0, (hi - start) // 2 + 1)
-    edge = np.repeat(np.arange(v.shape[0]), count)
-    line = np.repeat(start, count) + 2 * (np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count))
-    flat = p1[edge] == q1[edge]  # an edge along the line: both its ends
-    den = np.where(flat, 1, q1[edge] - p1[edge])
-    num = np.where(flat, 0, p0[edge] * den + (line - p1[edge]) * (q0[edge] - p0[edge]))
-    sign = np.sign(den)
-    num_lo = np.where(flat, np.minimum(p0[edge], q0[edge]), num * sign)
-    num_hi = np.where(flat, np.maximum(p0[edge], q0[edge]), num * sign)
-    den = den * sign
-    first = -((-num_lo) // (2 * den))  # ceil(x / 2)
-    last = num_hi // (2 * den)  # floor(x / 2)
-    k = line // 2
-    order = np.argsort(k, kind="stable")
-    k, first, last = k[order], first[order], last[order]
-    bounds = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    ks, firsts, lasts = k[bounds], np.minimum.reduceat(first, bounds), np.maximum.reduceat(last, bounds)
-    keep = firsts <= lasts
-    return ks[keep], firsts[keep], lasts[keep]
+_FAR = 1 << 40
+"""A column beyond any image: a row outside a label (no pixel) spans ``[_FAR, -_FAR]`` in :func:`_ferets`. Doubled
+and offset it stays well inside int64."""
+_ROW_PAD = 1
+"""Rows added above and below each label in :func:`_ferets` (empty rows: the contour's first and last level)."""
 
 
-_DIAMOND_EDGES = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.int64)  # from (0, -1), by angle
+def _convex_chains(pts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The vertices of the lower convex envelope of every chain of ``pts``: columns ``(x, y, chain)``, each chain's
+    points consecutive with ``y`` strictly increasing; the envelope is the largest function of ``y`` convex in ``y``
+    and below the chain's ``x`` (negate ``x`` for the upper, concave envelope). Its vertices and both ends of every
+    chain are kept, in order. Batched pruning until nothing changes: a point not strictly left of the segment
+    joining its two neighbours (same chain) goes; an envelope vertex is strictly left of every segment joining a
+    point above it to a point below it, so any number of such points may go at once. Exact (integers)."""
+    if pts.shape[1] < 3:
+        return pts
+    step = pts[2, 1:] != pts[2, :-1]
+    fixed = np.concatenate(([True], step)) | np.concatenate((step, [True]))  # chain ends
+    while pts.shape[1] >= 3:
+        d = pts[:2, 1:] - pts[:2, :-1]  # (dx, dy) from each point to the next
+        keep = np.concatenate(([True], d[0, :-1] * d[1, 1:] < d[1, :-1] * d[0, 1:], [True]))  # a strict left turn
+        keep |= fixed
+        if keep.all():
+            return pts
+        pts, fixed = pts[:, keep], fixed[keep]
+    return pts
 
 
-def _plus_diamond(hull: Sequence[tuple[float, float]]) -> NDArray[np.int64]:
-    """Vertices of the Minkowski sum of a convex polygon (doubled integer coordinates, counter-clockwise as
-    :func:`_hull` gives it) and the diamond of the four pixel-edge midpoints, by merging the edge directions
-    (collinear vertices may remain; exact)."""
-    v = np.asarray(hull, dtype=np.int64).reshape(-1, 2)
-    start = int(np.lexsort((v[:, 0], v[:, 1]))[0])  # lowest, then leftmost vertex
-    v = np.roll(v, -start, axis=0)
-    edges = np.concatenate([np.roll(v, -1, axis=0) - v if len(v) > 1 else np.zeros((0, 2), np.int64), _DIAMOND_EDGES])
-    angle = np.mod(np.arctan2(edges[:, 1], edges[:, 0]), 2 * np.pi)
-    order = np.argsort(angle, kind="stable")
-    return v[0] + np.array([0, -1]) + np.concatenate([np.zeros((1, 2), np.int64), np.cumsum(edges[order], axis=0)[:-1]])
+def _ferets(
+    seg: NDArray[np.int64], rows: NDArray[np.int64], first: NDArray[np.int64], last: NDArray[np.int64],
+    sr: float, sc: float,
+) -> list[Axis]:  # fmt: skip
+    """:func:`feret_diameter` of several regions at once, from their row extremes: segment ``seg`` (``0..n-1``,
+    non-decreasing), each row once per segment, ascending, with the first and last column of the region in it. No
+    loop over regions; every step is exact integer geometry on doubled pixel indices (``X = 2 x``, ``Y = 2 y``).
 
+    1. The left boundary ``f(y)`` of the hull ``conv(C)`` of the pixel centres is the lower convex envelope of the
+       points (row, first column); the right one ``g(y)`` the upper concave envelope of (row, last column); both
+       linear between consecutive rows (their vertices are points of ``C``).
+    2. The convex hull image ``H`` (lattice points in ``conv(C) + D``, ``D`` the diamond ``|dx| + |dy| <= 1/2``
+       whose vertices are the pixel edge midpoints) holds every row ``r`` from the first to the last, from
+       ``ceil(min(f(r) - 1/2, f(r - 1/2), f(r + 1/2)))`` to ``floor(max(g(r) + 1/2, g(r - 1/2), g(r + 1/2)))``
+       (half rows inside the region's rows only): the sum is piecewise linear between half rows.
+    3. The 0.5 iso-contour points of ``H``: at ``y = r`` the row's ends ``-+ 1/2``; at ``y = r - 1/2`` the columns
+       in exactly one of rows ``r - 1`` and ``r`` (columns of ``H`` are intervals), of which only the leftmost and
+       rightmost can be hull vertices.
+    4. Those points' left and right chains pruned to their envelopes (the hull's vertices); the farthest pair is a
+       left and a right vertex (a farthest pair maximises and minimises a linear function whose gradient has
+       ``x != 0``, on the rightmost and leftmost point of a level, or else a left-right pair on the first and last
+       levels is as long), found among all such pairs in millimetres: the first pair of the largest distance.
+    """
+    n = int(seg[-1]) + 1
+    change = np.flatnonzero(seg[1:] != seg[:-1])
+    ymin, ymax = rows[np.concatenate(([0], change + 1))], rows[np.concatenate((change, [rows.size - 1]))]
+    both = np.concatenate((seg, seg + n))  # chain ids: left chains 0..n-1, right chains n..2n-1
+    env = _convex_chains(np.stack([np.concatenate((first, -last)), np.concatenate((rows, rows)), both]))
 
-def _feret(rows: NDArray[np.int64], first: NDArray[np.int64], last: NDArray[np.int64], sr: float, sc: float) -> Axis:
-    centres = _extremes_hull(rows, first, last, corners=False)
-    edges = [(int(x), int(y)) for x, y in _plus_diamond(centres).tolist()]
-    rows_h, left, right = _lattice_spans(edges, 0)  # rows of the convex hull image and their x extent
-    cols, top, bottom = _lattice_spans(edges, 1)  # its columns and their y extent
-    keep = [_chain_candidates(x, 2 * rows_h, s) for x, s in ((2 * left - 1, 1), (2 * right + 1, -1))]
-    keep += [_chain_candidates(y, 2 * cols, s) for y, s in ((2 * top - 1, 1), (2 * bottom + 1, -1))]
-    xs = np.concatenate([(2 * left - 1)[keep[0]], (2 * right + 1)[keep[1]], (2 * cols)[keep[2]], (2 * cols)[keep[3]]])
-    ys = np.concatenate(
-        [(2 * rows_h)[keep[0]], (2 * rows_h)[keep[1]], (2 * top - 1)[keep[2]], (2 * bottom + 1)[keep[3]]]
-    )
-    hull = _hull(zip(xs.tolist(), ys.tolist(), strict=True))
-    i, j = _calipers(hull, sc, sr)
-    return _axis((hull[i][0] * sc / 2, hull[i][1] * sr / 2), (hull[j][0] * sc / 2, hull[j][1] * sr / 2))
+    # every doubled row Y from 2 (ymin - 1) to 2 (ymax + 1) + 1 of each chain (the padded rows and the half row after
+    # each), chain after chain; padding makes every row's neighbours exist
+    size = 2 * (ymax - ymin + 1 + 2 * _ROW_PAD)
+    size = np.concatenate((size, size))
+    end = np.cumsum(size)
+    total = int(end[-1])
+    chain = np.repeat(np.arange(2 * n), size)
+    y_lo = 2 * (np.concatenate((ymin, ymin)) - _ROW_PAD)
+    Y = np.arange(total) + np.repeat(y_lo - end + size, size)
+    span = 2 * (int(max(ymax.max(), 0)) + 2 * _ROW_PAD + 1)  # > the doubled rows of one chain, pads included
+    # the envelope edge at each Y: from the last vertex at or above it to the next vertex of the same chain (none:
+    # the last vertex alone, a zero slope); c0, dx, d give twice the envelope (2 x) = (c0 + dx Y) / d
+    key = env[2] * span + 2 * env[1]
+    i = np.maximum(np.searchsorted(key, chain * span + Y, side="right") - 1, 0)
+    same = np.concatenate((env[2, 1:] == env[2, :-1], [False]))
+    d = np.where(same, np.roll(env[1], -1) - env[1], 1)
+    dx = np.where(same, np.roll(env[0], -1) - env[0], 0)
+    c0 = 2 * env[0] * d - 2 * env[1] * dx
+    d_i = d[i]
+    # ceil of the envelope less half a column (whole rows) or of the envelope (half rows):
+    # ceil((c0 + dx Y - d (1 - Y % 2)) / (2 d)) = (c0 + dx Y + d (Y % 2) + d - 1) // (2 d)
+    v = (c0[i] + dx[i] * Y + d_i * (Y & 1) + d_i - 1) // (2 * d_i)
+    local = Y - np.repeat(y_lo, size)
+    v[(local < 2 * _ROW_PAD) | (local >= np.repeat(size, size) - 2 * _ROW_PAD - 1)] = _FAR
+    # each row's extent: min over the row and its two half rows (the one before a chain's first row is a pad)
+    ext = np.minimum(np.minimum(v[0::2], v[1::2]), np.concatenate(([_FAR], v[1:-1:2])))
+    half = ext.size // 2
+    a, b = ext[:half], -ext[half:]  # first and last column of H in every padded row; [_FAR, -_FAR] in pads
+
+    # contour levels, interleaved: row r (Y = 2r), then the half row after it (Y = 2r + 1)
+    a1, b1 = np.concatenate((a[1:], [_FAR])), np.concatenate((b[1:], [-_FAR]))
+    da, db = a != a1, b != b1
+    lx, rx, ok = np.empty(2 * half, np.int64), np.empty(2 * half, np.int64), np.empty(2 * half, bool)
+    lx[0::2], rx[0::2], ok[0::2] = 2 * a - 1, 2 * b + 1, a != _FAR
+    lx[1::2] = 2 * np.where(da, np.minimum(a, a1), np.minimum(b, b1) + 1)
+    rx[1::2] = 2 * np.where(db, np.maximum(b, b1), np.maximum(a, a1) - 1)
+    ok[1::2] = da | db
+    keep = np.flatnonzero(ok)
+    ly, lc = Y[keep], chain[keep]
+    hull = _convex_chains(np.stack([np.concatenate((lx[keep], -rx[keep])), np.concatenate((ly, ly)),
+                                    np.concatenate((lc, lc + n))]))  # fmt: skip
+
+    # every (left vertex, right vertex) pair of each region
+    count = np.bincount(hull[2], minlength=2 * n)
+    m_left, m_right = count[:n], count[n:]
+    start = np.cumsum(count) - count
+    pairs = m_left * m_right
+    pair_end = np.cumsum(pairs)
+    pair_seg = np.repeat(np.arange(n), pairs)
+    k = np.arange(int(pair_end[-1])) - np.repeat(pair_end - pairs, pairs)
+    p = start[pair_seg] + k // m_right[pair_seg]
+    q = start[n + pair_seg] + k % m_right[pair_seg]
+    x_mm = np.where(hull[2] < n, hull[0], -hull[0]) * sc / 2
+    y_mm = hull[1] * sr / 2
+    d2 = (x_mm[q] - x_mm[p]) ** 2 + (y_mm[q] - y_mm[p]) ** 2
+    top = np.maximum.reduceat(d2, pair_end - pairs)
+    best = np.flatnonzero(d2 == np.repeat(top, pairs))
+    best = best[np.searchsorted(best, pair_end - pairs)]
+    ends = np.stack([x_mm[p[best]], y_mm[p[best]], x_mm[q[best]], y_mm[q[best]]], axis=1).tolist()
+    return [_axis((x0, y0), (x1, y1)) for x0, y0, x1, y1 in ends]
 
 
 def feret_diameter(mask: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> Axis:
@@ -514,37 +567,62 @@ def feret_diameter(mask: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> Ax
     centre lies in or on the convex hull of the midpoints of the region's pixel edges (``convex_hull_image``
     with its defaults). For a binary image those contour points are the midpoints between a pixel of the
     convex hull image and a 4-neighbour outside it. Not irrecist's long axis convention (pixel centres or
-    corners); here to compare with scikit-image exactly. Exact integer geometry on doubled pixel indices."""
+    corners); here to compare with scikit-image exactly. Exact integer geometry on doubled pixel indices
+    (:func:`_ferets`); where several pairs of points are farthest apart, any one of them is returned."""
     m = np.asarray(mask, dtype=bool)
     sr, sc = _spacing(spacing)
     if not m.any():
         raise ValueError("empty mask")
-    return _feret(*_row_extremes(m), sr, sc)
+    rows, first, last = _row_extremes(m)
+    return _ferets(np.zeros_like(rows), rows, first, last, sr, sc)[0]
+
+
+def _label_rows(
+    lab: NDArray[Any],
+) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Row extremes of every non-zero label of a 2-D image, in one pass over its pixels: the labels (ascending),
+    then per (label, row), ordered by label then row, the label's index in the first array, the row, and the
+    label's first and last column in it."""
+    flat = lab.ravel()
+    idx = np.flatnonzero(flat != 0)  # on a boolean array: several times faster than on integers
+    if idx.size == 0:
+        none = np.zeros(0, np.int64)
+        return flat[:0], none, none, none, none
+    values = flat[idx]
+    rows, cols = np.divmod(idx, lab.shape[1])
+    # runs of one label along a row, in row-major order, then sorted by label (stable: rows and columns kept)
+    step = (values[1:] != values[:-1]) | (rows[1:] != rows[:-1]) | (idx[1:] != idx[:-1] + 1)
+    run_first = np.flatnonzero(np.concatenate(([True], step)))
+    run_last = np.flatnonzero(np.concatenate((step, [True])))
+    order = np.argsort(values[run_first], kind="stable")
+    run_first, run_last = run_first[order], run_last[order]
+    r_val, r_row = values[run_first], rows[run_first]
+    step = (r_val[1:] != r_val[:-1]) | (r_row[1:] != r_row[:-1])
+    g_first = np.flatnonzero(np.concatenate(([True], step)))
+    g_last = np.flatnonzero(np.concatenate((step, [True])))
+    new = np.concatenate(([False], r_val[g_first[1:]] != r_val[g_first[:-1]]))
+    seg = np.cumsum(new)
+    return (r_val[g_first][np.concatenate(([True], new[1:]))], seg.astype(np.int64), r_row[g_first].astype(np.int64),
+            cols[run_first[g_first]].astype(np.int64), cols[run_last[g_last]].astype(np.int64))  # fmt: skip
 
 
 def _label_row_extremes(
     lab: NDArray[Any],
 ) -> list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]]:
     """(label, rows, first column, last column) of every non-zero label of a 2-D image, in one pass."""
-    flat = lab.ravel()
-    idx = np.flatnonzero(flat != 0)  # on a boolean array: several times faster than on integers
-    if idx.size == 0:
-        return []
-    order = np.argsort(flat[idx], kind="stable")  # by label; row-major order kept within each label
-    idx = idx[order]
-    values = flat[idx].astype(np.int64)
-    rows, cols = np.divmod(idx.astype(np.int64), lab.shape[1])
-    starts = np.flatnonzero(np.r_[True, (values[1:] != values[:-1]) | (rows[1:] != rows[:-1])])
-    ends = np.r_[starts[1:], idx.size] - 1
-    g_label, g_row, first, last = values[starts], rows[starts], cols[starts], cols[ends]
-    bounds = np.r_[np.flatnonzero(np.r_[True, g_label[1:] != g_label[:-1]]), g_label.size].tolist()
-    return [(int(g_label[a]), g_row[a:b], first[a:b], last[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    labels, seg, rows, first, last = _label_rows(lab)
+    bounds = np.concatenate(([0], np.flatnonzero(seg[1:] != seg[:-1]) + 1, [seg.size])).tolist()
+    return [(int(v), rows[a:b], first[a:b], last[a:b]) for v, a, b in zip(labels.tolist(), bounds, bounds[1:])]
 
 
 def label_feret_diameters(labels: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> dict[int, Axis]:
-    """:func:`feret_diameter` of every non-zero label of a 2-D label image, row extremes found in one pass."""
+    """:func:`feret_diameter` of every non-zero label of a 2-D label image: row extremes found in one pass, then
+    every label at once (:func:`_ferets`)."""
     lab = np.asarray(labels)
     if lab.ndim != 2 or not np.issubdtype(lab.dtype, np.integer):
         raise ValueError("labels must be a 2-D integer image")
     sr, sc = _spacing(spacing)
-    return {label: _feret(rows, first, last, sr, sc) for label, rows, first, last in _label_row_extremes(lab)}
+    values, seg, rows, first, last = _label_rows(lab)
+    if not values.size:
+        return {}
+    return dict(zip(values.tolist(), _ferets(seg, rows, first, last, sr, sc), strict=True))

@@ -40,7 +40,7 @@ from irrecist.rules.bor import (
     window_mask,
 )
 from irrecist.rules.config import CriterionConfig
-from irrecist.rules.confirmation import PENDING, STATUS_CODE, STATUSES, UNCONFIRMED, PdArrays, confirm_progressions
+from irrecist.rules.confirmation import PENDING, STATUS_CODE, UNCONFIRMED, PdArrays, confirm_progressions
 from irrecist.rules.reasons import pct_tenths_array
 from irrecist.rules.responses import NonTargetCategory, Response, label
 from irrecist.rules.timepoint import (
@@ -326,9 +326,10 @@ def _confirm(c: Cohort, tps: Timepoints, f: _FollowUps, config: CriterionConfig)
     pd_word = label(Response.PD, config)
     entity = groups(f.start)
     pd_index, confirmed_at = got.pd_index.tolist(), got.confirmed_at.tolist()
-    for pt, st in zip(np.flatnonzero(got.status).tolist(), got.status[got.status > 0].tolist(), strict=True):
+    marked = np.flatnonzero(got.status)
+    tps.pd_status[f.a[marked]] = got.status[marked]
+    for pt, st in zip(marked.tolist(), got.status[marked].tolist(), strict=True):
         a, e = int(f.a[pt]), int(entity[pt])
-        tps.pd_status[a] = STATUSES[st]
         if st == _UNCONFIRMED:
             tps.reasons.add(
                 a,

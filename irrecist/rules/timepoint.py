@@ -42,6 +42,7 @@ from irrecist.cohort import (
 )
 from irrecist.rules.baseline import target_measurable_mask
 from irrecist.rules.config import CriterionConfig, mm_to_um
+from irrecist.rules.confirmation import STATUSES
 from irrecist.rules.reasons import Reasons, concat, mm_text, pct_tenths_array, tenths_text, texts_at, words
 from irrecist.rules.responses import (
     RESPONSES,
@@ -206,7 +207,7 @@ class Timepoints:
     evaluable: BoolArray
     reasons: Reasons
     admitted: dict[int, list[str]]  # new lesions admitted to TMTB, per assessment where any were
-    pd_status: list[str]  # written by the confirmation pass (``subject._confirm``)
+    pd_status: IntArray  # ``confirmation.STATUSES`` codes, written by the confirmation pass (``subject._confirm``)
 
     def results(self, c: Cohort, start: int, end: int) -> list[TimepointResult]:
         """Assessments ``start`` to ``end - 1`` of one entity (``start`` is its baseline) as objects."""
@@ -233,8 +234,8 @@ class Timepoints:
                 TimepointResult(
                     c.a_label[a], c.a_date[a], False, um(tsum[i]), um(new[i]), um(burden[i]), base[i], nadir[i],
                     "baseline" if nadir_at[i] == start else c.a_label[nadir_at[i]], TARGET_CATEGORIES[target[i]],
-                    nt, NEW_LESION_WORDS[new_lesions[i]], RESPONSES[response[i]], self.pd_status[a], evaluable[i],
-                    nt is NonTargetCategory.PD, self.reasons.of(a), self.admitted.get(a, []),
+                    nt, NEW_LESION_WORDS[new_lesions[i]], RESPONSES[response[i]], STATUSES[self.pd_status[a]],
+                    evaluable[i], nt is NonTargetCategory.PD, self.reasons.of(a), self.admitted.get(a, []),
                 )
             )  # fmt: skip
         return out
@@ -490,7 +491,7 @@ def score_timepoints(
         evaluable=np.zeros(n_a, dtype=bool),
         reasons=Reasons([], {}, []),
         admitted=new.admitted,
-        pd_status=[""] * n_a,
+        pd_status=np.zeros(n_a, dtype=np.int64),
     )
     base_a = c.a_start[:-1][np.diff(c.a_start) > 0]
     out.target_sum[base_a] = mem.sum_um[a_e[base_a]]
