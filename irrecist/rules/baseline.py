@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 
 from irrecist.cohort import NONTARGET, TARGET, BoolArray, Cohort, IntArray, MadeOnDemand, offsets
 from irrecist.model import Lesion, Observation, Status
@@ -213,8 +214,8 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> B
     ok = target_measurable_mask(nodal, c.o_long[base_o], c.o_short[base_o], c.o_slice[base_o], config)
     n_t = np.bincount(ent[is_t], minlength=n_e)
     bad_t = np.bincount(ent[is_t & ~ok], minlength=n_e)
-    organ_codes = np.unique(np.asarray(c.l_organ_key, dtype=object)[les[is_t]], return_inverse=True)[1] if len(
-        base_o) else np.zeros(0, dtype=np.int64)  # fmt: skip
+    # targets per organ: any code that is equal for equal organ keys will do (hashing, not sorting, strings)
+    organ_codes = np.asarray(pd.factorize(np.asarray(c.l_organ_key, dtype=object)[les[is_t]])[0], dtype=np.int64)
     pairs = ent[is_t].astype(np.int64) * (int(organ_codes.max(initial=0)) + 1) + organ_codes
     per_organ = np.bincount(pairs, minlength=1) if len(pairs) else np.zeros(0, dtype=np.int64)
     crowded = np.zeros(n_e, dtype=bool)
@@ -230,14 +231,14 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> B
     rows = zip(base_o[offending_o].tolist(), ent[offending_o].tolist(), role[offending_o].tolist(), strict=True)
     for o, e, r in rows:
         offending.setdefault(e, []).append((0 if r == TARGET else 1, o))
-    lesion_of = dict(zip(base_o.tolist(), les.tolist(), strict=True))
+    o_lesion = c.o_lesion
     out = Baselines(
         has_target=n_t > 0,
         has_nontarget=np.bincount(ent[is_nt], minlength=n_e) > 0,
         sum_um=np.asarray(sum_um, dtype=np.int64).copy(),
         measurable=n_t > 0,
         eligible=np.where(measured, np.where(np.bincount(ent[offending_o], minlength=n_e) > 0, 0, 1), -1),
-        ineligible={e: [c.l_id[lesion_of[o]] for _k, o in sorted(found)] for e, found in offending.items()},
+        ineligible={e: [c.l_id[o_lesion[o]] for _k, o in sorted(found)] for e, found in offending.items()},
         qc={},
         made={},
         # per entity, in baseline order: its targets and its non-targets (offsets into one array each)
@@ -251,7 +252,7 @@ def analyse_baselines(c: Cohort, sum_um: IntArray, config: CriterionConfig) -> B
             made = Baseline([], [], 0, False, None, [])
         else:
             observations = {ob.lesion_id: ob for ob in c.observations(x.o_start[a], x.o_start[a + 1])}
-            lesions = {lid: c.lesion(lesion_of[o]) for o, lid in enumerate(observations, start=x.o_start[a])}
+            lesions = {lid: c.lesion(int(o_lesion[o])) for o, lid in enumerate(observations, start=x.o_start[a])}
             made = analyse_baseline(lesions, observations, config)
         out.made[e] = made
         out.has_target[e], out.has_nontarget[e] = bool(made.targets), bool(made.nontargets)
