@@ -439,11 +439,12 @@ def score_timepoints(
     admitted_o = new.admit_k[o_l] <= a_k[o_a]
     target_o = mem.is_target[o_l]
     member_o = target_o | admitted_o
-    n_admitted = np.zeros(n_a, dtype=np.int64)
-    for li in np.flatnonzero(new.admit_k != _NEVER).tolist():
-        e = int(c.l_entity[li])
-        start = int(c.a_start[e] + new.admit_k[li])
-        n_admitted[start : c.a_start[e + 1]] += 1
+    # admitted new lesions counted from their admission to the entity's last assessment (+1 / -1, summed)
+    adm = np.flatnonzero(new.admit_k != _NEVER)
+    adm_e = c.l_entity[adm]
+    start, end = c.a_start[adm_e] + new.admit_k[adm], c.a_start[adm_e + 1]
+    start, end = start[start < end], end[start < end]
+    n_admitted = np.cumsum(np.bincount(start, minlength=n_a + 1) - np.bincount(end, minlength=n_a + 1))[:n_a]
     n_members = mem.n_targets[a_e] + n_admitted
     measured = member_o & (m >= 0)
     total = _sum(o_a[measured], m[measured], n_a)
