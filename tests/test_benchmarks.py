@@ -18,6 +18,7 @@ def test_bench_scoring_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert re.search(r"ratio: [0-9.]+x", out)
     assert re.search(r"issue 2 scope \(score \+ core tables\) [0-9.]+ s = [0-9.]+x the floor", out)
+    assert re.search(r"writing the seven CSV tables alone, frames made beforehand: [0-9.]+ s = [0-9.]+x", out)
 
 
 def test_bench_scoring_curve_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
