@@ -8,8 +8,9 @@ Three routines measure the largest diameter of every lesion on every slice it cr
 
 * scikit-image: ``regionprops(labels[k], spacing=...)`` per slice, ``feret_diameter_max`` per region;
 * irrecist, scikit-image's convention: :func:`irrecist.lesions.geometry.label_feret_diameters` (all lesions
-  of a slice at once; per lesion :func:`~irrecist.lesions.geometry.feret_diameter`: the 0.5 iso-contour of
-  the region's convex hull image, which is what scikit-image measures: neither pixel centres nor corners);
+  of a slice in one batch, no loop over lesions; each value that of :func:`~irrecist.lesions.geometry.feret_diameter`:
+  the 0.5 iso-contour of the region's convex hull image, which is what scikit-image measures: neither pixel
+  centres nor corners);
   its values must equal scikit-image's within 0.01 mm;
 * irrecist, its own convention: :func:`irrecist.lesions.geometry.mask_long_axis` per lesion crop (pixel
   centres, what the SEG reader reports), :func:`irrecist.lesions.geometry.label_long_axes` (all lesions of a

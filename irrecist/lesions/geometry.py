@@ -441,123 +441,118 @@ def label_diameters(
 
 # ------------------------------------------------------------------ scikit-image's Feret diameter convention
 
-_FAR = 1 << 40
-"""A column beyond any image: a row outside a label (no pixel) spans ``[_FAR, -_FAR]`` in :func:`_ferets`. Doubled
-and offset it stays well inside int64."""
-_ROW_PAD = 1
-"""Rows added above and below each label in :func:`_ferets` (empty rows: the contour's first and last level)."""
 
-
-def _convex_chains(pts: NDArray[np.int64]) -> NDArray[np.int64]:
+def _convex_chains(pts: NDArray[np.int64], passes: int | None = None) -> NDArray[np.int64]:
     """The vertices of the lower convex envelope of every chain of ``pts``: columns ``(x, y, chain)``, each chain's
     points consecutive with ``y`` strictly increasing; the envelope is the largest function of ``y`` convex in ``y``
     and below the chain's ``x`` (negate ``x`` for the upper, concave envelope). Its vertices and both ends of every
-    chain are kept, in order. Batched pruning until nothing changes: a point not strictly left of the segment
-    joining its two neighbours (same chain) goes; an envelope vertex is strictly left of every segment joining a
-    point above it to a point below it, so any number of such points may go at once. Exact (integers)."""
+    chain are kept, in order. Batched pruning until nothing changes (or ``passes`` passes: then more points may
+    remain, never fewer): a point not strictly left of the segment joining its two neighbours (same chain) goes; an
+    envelope vertex is strictly left of every segment joining a point above it to a point below it, so any number
+    of such points may go at once. Exact (integers)."""
     if pts.shape[1] < 3:
         return pts
-    step = pts[2, 1:] != pts[2, :-1]
-    fixed = np.concatenate(([True], step)) | np.concatenate((step, [True]))  # chain ends
-    while pts.shape[1] >= 3:
+    fixed = np.concatenate(([True], pts[2, :-2] != pts[2, 2:], [True]))  # chain ends (chain ids never decrease)
+    done = 0
+    while passes is None or done < passes:
         d = pts[:2, 1:] - pts[:2, :-1]  # (dx, dy) from each point to the next
-        keep = np.concatenate(([True], d[0, :-1] * d[1, 1:] < d[1, :-1] * d[0, 1:], [True]))  # a strict left turn
-        keep |= fixed
-        if keep.all():
-            return pts
+        keep = fixed.copy()
+        keep[1:-1] |= d[0, :-1] * d[1, 1:] < d[1, :-1] * d[0, 1:]  # a strict left turn
+        if np.count_nonzero(keep) == keep.size:
+            break
         pts, fixed = pts[:, keep], fixed[keep]
+        done += 1
     return pts
 
 
-def _ferets(
-    seg: NDArray[np.int64], rows: NDArray[np.int64], first: NDArray[np.int64], last: NDArray[np.int64],
-    sr: float, sc: float,
-) -> list[Axis]:  # fmt: skip
-    """:func:`feret_diameter` of several regions at once, from their row extremes: segment ``seg`` (``0..n-1``,
-    non-decreasing), each row once per segment, ascending, with the first and last column of the region in it. No
-    loop over regions; every step is exact integer geometry on doubled pixel indices (``X = 2 x``, ``Y = 2 y``).
+def _ferets(chains: NDArray[np.int64], n: int, sr: float, sc: float) -> list[Axis]:
+    """:func:`feret_diameter` of ``n`` regions at once from their row extremes, ``chains`` as :func:`_label_rows`
+    gives them (for each region its rows ascending, then the same for the next region). No loop over regions;
+    exact integer geometry on pixel indices.
 
-    1. The left boundary ``f(y)`` of the hull ``conv(C)`` of the pixel centres is the lower convex envelope of the
-       points (row, first column); the right one ``g(y)`` the upper concave envelope of (row, last column); both
-       linear between consecutive rows (their vertices are points of ``C``).
-    2. The convex hull image ``H`` (lattice points in ``conv(C) + D``, ``D`` the diamond ``|dx| + |dy| <= 1/2``
-       whose vertices are the pixel edge midpoints) holds every row ``r`` from the first to the last, from
-       ``ceil(min(f(r) - 1/2, f(r - 1/2), f(r + 1/2)))`` to ``floor(max(g(r) + 1/2, g(r - 1/2), g(r + 1/2)))``
-       (half rows inside the region's rows only): the sum is piecewise linear between half rows.
-    3. The 0.5 iso-contour points of ``H``: at ``y = r`` the row's ends ``-+ 1/2``; at ``y = r - 1/2`` the columns
-       in exactly one of rows ``r - 1`` and ``r`` (columns of ``H`` are intervals), of which only the leftmost and
-       rightmost can be hull vertices.
-    4. Those points' left and right chains pruned to their envelopes (the hull's vertices); the farthest pair is a
-       left and a right vertex (a farthest pair maximises and minimises a linear function whose gradient has
-       ``x != 0``, on the rightmost and leftmost point of a level, or else a left-right pair on the first and last
-       levels is as long), found among all such pairs in millimetres: the first pair of the largest distance.
+    1. The left boundary ``f(y)`` of the hull ``conv(C)`` of the region's pixel centres is the lower convex envelope
+       of the points (row, first column), the right one ``g(y)`` the upper concave envelope of (row, last column);
+       both are linear between consecutive rows (their vertices are points of ``C``).
+    2. The convex hull image ``H`` (the lattice points in ``conv(C) + D``, ``D`` the diamond ``|dx| + |dy| <= 1/2``
+       spanned by the pixel edge midpoints) holds every row ``r`` of the region's span. The left end of the sum at
+       ``r`` is the least ``f(r + t) - 1/2 + |t|`` over ``|t| <= 1/2`` with ``r + t`` in the span, linear in ``t``
+       on either side of 0, so ``min(f(r) - 1/2, f(r - 1/2), f(r + 1/2)) = f(r) - max(1, s-, -s+) / 2``, ``s-``
+       and ``s+`` the slopes of ``f`` before and after ``r`` (0 where none); the row's first pixel is its ceiling
+       (``max(d, |dx|)`` for the ``d`` rows of an edge, ``x - max(0, floor(s- / 2), floor(-s+ / 2))`` on a
+       vertex), its last pixel likewise ``floor(g(r) + max(1, -s-, s+) / 2)``.
+    3. The 0.5 iso-contour points ``M`` (a pixel of ``H`` and a 4-neighbour outside it, halfway) have the hull
+       ``conv(H) + D``: ``M`` lies in it, and each of its vertices is ``v + e``, ``v`` a vertex of ``conv(H)`` and
+       ``e`` a vertex of ``D`` both extreme in one direction, so ``v + 2 e`` is outside ``H`` and ``v + e`` in
+       ``M``. Its diameter is the largest ``|q - p + w|`` over points ``p, q`` of ``H`` that include the vertices
+       of ``conv(H)`` and ``w`` in ``D - D``, whose vertices are the 4 unit steps: for each pair the longer of
+       ``(|dx| + 1, dy)`` and ``(dx, |dy| + 1)`` (millimetres); its ends ``p - w / 2``, ``q + w / 2`` are in ``M``.
+    4. A farthest pair of ``conv(H)`` is a left and a right row end (its ends minimise and maximise a linear
+       function: with ``x`` in its gradient the leftmost and rightmost point of a row, else the first and last
+       row, whose opposite ends are as far apart): every (left, right) pair of each region is measured, the row
+       ends first pruned once as in 1 (vertices stay); the first largest wins.
     """
-    n = int(seg[-1]) + 1
-    change = np.flatnonzero(seg[1:] != seg[:-1])
-    ymin, ymax = rows[np.concatenate(([0], change + 1))], rows[np.concatenate((change, [rows.size - 1]))]
-    both = np.concatenate((seg, seg + n))  # chain ids: left chains 0..n-1, right chains n..2n-1
-    env = _convex_chains(np.stack([np.concatenate((first, -last)), np.concatenate((rows, rows)), both]))
+    # left chains 0..n-1, then right chains n..2n-1 with negated columns (g = -their lower convex envelope)
+    env = _convex_chains(chains)
+    x, y, c = env
+    # each vertex's edge to the next vertex of its chain, (dx, d) = (columns, rows); a chain's last vertex: (0, 1)
+    step = np.concatenate((env[:, 1:], _NO_CHAIN), axis=1) - env
+    step[:2, step[2] != 0] = _NO_EDGE
+    dx, d = step[0], step[1]
+    at = d.cumsum() - d  # each vertex's row among all chains' rows: d rows per vertex, its own then the edge's
+    # rows inside an edge: ceil(f - max(d, |dx|) / (2 d)) = (2 x d + 2 dx t - max(d, |dx|) + 2 d - 1) // (2 d),
+    # t = row - y = k - at for the k-th row overall
+    twice_d, twice_dx = 2 * d, 2 * dx
+    per_row = np.repeat(
+        np.array([twice_dx, twice_d, x * twice_d + twice_d - np.maximum(d, np.abs(dx)) - twice_dx * at - 1, y - at, c]),
+        d, axis=1,
+    )  # fmt: skip
+    k = np.arange(per_row.shape[1])
+    ext, per_row[3] = per_row[2], per_row[3] + k  # ext: first column (left chains), -(last column) (right chains)
+    ext += per_row[0] * k
+    ext //= per_row[1]
+    # vertex rows: x - max(0, floor(slope before / 2), floor(-slope after / 2)); before a chain: a last vertex's 0
+    ext[at] = x - np.maximum(np.maximum((-dx) // twice_d, 0), np.concatenate(([0], (dx // twice_d)[:-1])))
+    ends = _convex_chains(per_row[2:], passes=1)  # (column, row, chain) of H's row ends
 
-    # every doubled row Y from 2 (ymin - 1) to 2 (ymax + 1) + 1 of each chain (the padded rows and the half row after
-    # each), chain after chain; padding makes every row's neighbours exist
-    size = 2 * (ymax - ymin + 1 + 2 * _ROW_PAD)
-    size = np.concatenate((size, size))
-    end = np.cumsum(size)
-    total = int(end[-1])
-    chain = np.repeat(np.arange(2 * n), size)
-    y_lo = 2 * (np.concatenate((ymin, ymin)) - _ROW_PAD)
-    Y = np.arange(total) + np.repeat(y_lo - end + size, size)
-    span = 2 * (int(max(ymax.max(), 0)) + 2 * _ROW_PAD + 1)  # > the doubled rows of one chain, pads included
-    # the envelope edge at each Y: from the last vertex at or above it to the next vertex of the same chain (none:
-    # the last vertex alone, a zero slope); c0, dx, d give twice the envelope (2 x) = (c0 + dx Y) / d
-    key = env[2] * span + 2 * env[1]
-    i = np.maximum(np.searchsorted(key, chain * span + Y, side="right") - 1, 0)
-    same = np.concatenate((env[2, 1:] == env[2, :-1], [False]))
-    d = np.where(same, np.roll(env[1], -1) - env[1], 1)
-    dx = np.where(same, np.roll(env[0], -1) - env[0], 0)
-    c0 = 2 * env[0] * d - 2 * env[1] * dx
-    d_i = d[i]
-    # ceil of the envelope less half a column (whole rows) or of the envelope (half rows):
-    # ceil((c0 + dx Y - d (1 - Y % 2)) / (2 d)) = (c0 + dx Y + d (Y % 2) + d - 1) // (2 d)
-    v = (c0[i] + dx[i] * Y + d_i * (Y & 1) + d_i - 1) // (2 * d_i)
-    local = Y - np.repeat(y_lo, size)
-    v[(local < 2 * _ROW_PAD) | (local >= np.repeat(size, size) - 2 * _ROW_PAD - 1)] = _FAR
-    # each row's extent: min over the row and its two half rows (the one before a chain's first row is a pad)
-    ext = np.minimum(np.minimum(v[0::2], v[1::2]), np.concatenate(([_FAR], v[1:-1:2])))
-    half = ext.size // 2
-    a, b = ext[:half], -ext[half:]  # first and last column of H in every padded row; [_FAR, -_FAR] in pads
+    # every (left, right) pair of each region: |last column - first column| and |row - row| (mm)
+    x, y, c = ends
+    if n == 1:  # all pairs in one table
+        n_left = c.size - int(np.count_nonzero(c))
+        ax, ay = np.abs(x[n_left:] + x[:n_left, None]) * sc, np.abs(y[n_left:] - y[:n_left, None]) * sr
+    else:  # the pairs of each region in turn, all in one array
+        count = np.bincount(c, minlength=2 * n)
+        first_of = count.cumsum() - count
+        n_left = int(first_of[n])
+        reps = count[n:][c[:n_left]]  # right ends of each left end's region
+        p = np.repeat(np.arange(n_left), reps)
+        pair0 = reps.cumsum() - reps
+        q = np.arange(int(pair0[-1] + reps[-1])) + np.repeat(first_of[n:][c[:n_left]] - pair0, reps)
+        ax, ay = np.abs(x[q] + x[p]) * sc, np.abs(y[q] - y[p]) * sr
+    wide = (ax + sc) ** 2 + ay**2  # squared, with a column more, or
+    tall = ax**2 + (ay + sr) ** 2  # with a row more
+    dist2 = np.maximum(wide, tall)
+    if n == 1:
+        i, j = divmod(int(dist2.argmax()), dist2.shape[1])
+        best = [(i, n_left + j, bool(wide[i, j] >= tall[i, j]))]
+    else:  # the first largest of each region
+        region0 = pair0[first_of[:n]]
+        hit = np.flatnonzero(dist2 == np.repeat(np.maximum.reduceat(dist2, region0), count[:n] * count[n:]))
+        hit = hit[np.searchsorted(hit, region0)]
+        best = list(zip(p[hit].tolist(), q[hit].tolist(), (wide >= tall)[hit].tolist(), strict=True))
+    xs, ys = x.tolist(), y.tolist()
+    out = []
+    for i, j, across in best:  # p - w / 2 and q + w / 2, on doubled indices
+        a, ya, b, yb = xs[i], ys[i], -xs[j], ys[j]
+        wx, wy = (1 if b >= a else -1, 0) if across else (0, 1 if yb >= ya else -1)
+        x0, y0, x1, y1 = (2 * a - wx) * sc / 2, (2 * ya - wy) * sr / 2, (2 * b + wx) * sc / 2, (2 * yb + wy) * sr / 2
+        out.append(Axis(float(np.hypot(x1 - x0, y1 - y0)), (x0, y0), (x1, y1)))
+    return out
 
-    # contour levels, interleaved: row r (Y = 2r), then the half row after it (Y = 2r + 1)
-    a1, b1 = np.concatenate((a[1:], [_FAR])), np.concatenate((b[1:], [-_FAR]))
-    da, db = a != a1, b != b1
-    lx, rx, ok = np.empty(2 * half, np.int64), np.empty(2 * half, np.int64), np.empty(2 * half, bool)
-    lx[0::2], rx[0::2], ok[0::2] = 2 * a - 1, 2 * b + 1, a != _FAR
-    lx[1::2] = 2 * np.where(da, np.minimum(a, a1), np.minimum(b, b1) + 1)
-    rx[1::2] = 2 * np.where(db, np.maximum(b, b1), np.maximum(a, a1) - 1)
-    ok[1::2] = da | db
-    keep = np.flatnonzero(ok)
-    ly, lc = Y[keep], chain[keep]
-    hull = _convex_chains(np.stack([np.concatenate((lx[keep], -rx[keep])), np.concatenate((ly, ly)),
-                                    np.concatenate((lc, lc + n))]))  # fmt: skip
 
-    # every (left vertex, right vertex) pair of each region
-    count = np.bincount(hull[2], minlength=2 * n)
-    m_left, m_right = count[:n], count[n:]
-    start = np.cumsum(count) - count
-    pairs = m_left * m_right
-    pair_end = np.cumsum(pairs)
-    pair_seg = np.repeat(np.arange(n), pairs)
-    k = np.arange(int(pair_end[-1])) - np.repeat(pair_end - pairs, pairs)
-    p = start[pair_seg] + k // m_right[pair_seg]
-    q = start[n + pair_seg] + k % m_right[pair_seg]
-    x_mm = np.where(hull[2] < n, hull[0], -hull[0]) * sc / 2
-    y_mm = hull[1] * sr / 2
-    d2 = (x_mm[q] - x_mm[p]) ** 2 + (y_mm[q] - y_mm[p]) ** 2
-    top = np.maximum.reduceat(d2, pair_end - pairs)
-    best = np.flatnonzero(d2 == np.repeat(top, pairs))
-    best = best[np.searchsorted(best, pair_end - pairs)]
-    ends = np.stack([x_mm[p[best]], y_mm[p[best]], x_mm[q[best]], y_mm[q[best]]], axis=1).tolist()
-    return [_axis((x0, y0), (x1, y1)) for x0, y0, x1, y1 in ends]
+_NO_CHAIN = np.array([[0], [0], [-1]], dtype=np.int64)
+"""A point after all chains (chain id -1), so that each chain's last vertex has no edge."""
+_NO_EDGE = np.array([[0], [1]], dtype=np.int64)
+"""The (dx, d) of a chain's last vertex: no slope, one row (its own)."""
 
 
 def feret_diameter(mask: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> Axis:
@@ -567,62 +562,78 @@ def feret_diameter(mask: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> Ax
     centre lies in or on the convex hull of the midpoints of the region's pixel edges (``convex_hull_image``
     with its defaults). For a binary image those contour points are the midpoints between a pixel of the
     convex hull image and a 4-neighbour outside it. Not irrecist's long axis convention (pixel centres or
-    corners); here to compare with scikit-image exactly. Exact integer geometry on doubled pixel indices
-    (:func:`_ferets`); where several pairs of points are farthest apart, any one of them is returned."""
+    corners); here to compare with scikit-image exactly. Exact integer geometry on pixel indices
+    (:func:`_ferets`); when several pairs of contour points are farthest apart, any one of them is returned."""
     m = np.asarray(mask, dtype=bool)
     sr, sc = _spacing(spacing)
     if not m.any():
         raise ValueError("empty mask")
     rows, first, last = _row_extremes(m)
-    return _ferets(np.zeros_like(rows), rows, first, last, sr, sc)[0]
+    chains = np.array([np.concatenate((first, -last)), np.concatenate((rows, rows)), np.repeat(_LEFT_RIGHT, rows.size)])
+    return _ferets(chains, 1, sr, sc)[0]
 
 
-def _label_rows(
-    lab: NDArray[Any],
-) -> tuple[NDArray[Any], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Row extremes of every non-zero label of a 2-D image, in one pass over its pixels: the labels (ascending),
-    then per (label, row), ordered by label then row, the label's index in the first array, the row, and the
-    label's first and last column in it."""
+_WORD = np.dtype(np.uint64)
+""":func:`_label_rows` compares the labels with 0 a word (8 bytes) at a time, then the pixels of the words that are
+not 0 one by one: half the work of the first comparison for 32-bit labels, an eighth for 8-bit ones."""
+_IN_WORD = np.arange(_WORD.itemsize)
+"""Pixel offsets within a word."""
+_LEFT_RIGHT = np.array([0, 1], dtype=np.int64)
+"""The chain ids of one region's left and right row ends."""
+
+
+def _label_rows(lab: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp], NDArray[np.int64]]:
+    """Row extremes of every non-zero label of a 2-D image, in one pass over its pixels: the labels (ascending), the
+    first (label, row) entry of each label, and the chains ``(3, 2 m)`` of :func:`_ferets`: the ``m`` (label, row)
+    entries, ordered by label then row, as (first column, row, label index), then as (-last column, row, label
+    count + label index)."""
     flat = lab.ravel()
-    idx = np.flatnonzero(flat != 0)  # on a boolean array: several times faster than on integers
-    if idx.size == 0:
-        none = np.zeros(0, np.int64)
-        return flat[:0], none, none, none, none
+    per = _WORD.itemsize // flat.itemsize
+    if flat.size % per == 0:  # 8 bytes at a time, then the pixels of the words that are not 0
+        word = np.flatnonzero(flat.view(_WORD) != 0)
+        idx = (word[:, None] * per + _IN_WORD[:per]).ravel()
+        idx = idx[flat[idx] != 0]
+    else:
+        idx = np.flatnonzero(flat != 0)  # on a boolean array: several times faster than on integers
+    if not idx.size:
+        return flat[:0], np.zeros(0, np.intp), np.zeros((3, 0), np.int64)
     values = flat[idx]
-    rows, cols = np.divmod(idx, lab.shape[1])
-    # runs of one label along a row, in row-major order, then sorted by label (stable: rows and columns kept)
-    step = (values[1:] != values[:-1]) | (rows[1:] != rows[:-1]) | (idx[1:] != idx[:-1] + 1)
-    run_first = np.flatnonzero(np.concatenate(([True], step)))
-    run_last = np.flatnonzero(np.concatenate((step, [True])))
-    order = np.argsort(values[run_first], kind="stable")
-    run_first, run_last = run_first[order], run_last[order]
-    r_val, r_row = values[run_first], rows[run_first]
-    step = (r_val[1:] != r_val[:-1]) | (r_row[1:] != r_row[:-1])
-    g_first = np.flatnonzero(np.concatenate(([True], step)))
-    g_last = np.flatnonzero(np.concatenate((step, [True])))
-    new = np.concatenate(([False], r_val[g_first[1:]] != r_val[g_first[:-1]]))
-    seg = np.cumsum(new)
-    return (r_val[g_first][np.concatenate(([True], new[1:]))], seg.astype(np.int64), r_row[g_first].astype(np.int64),
-            cols[run_first[g_first]].astype(np.int64), cols[run_last[g_last]].astype(np.int64))  # fmt: skip
+    order = np.argsort(values, kind="stable")  # by label, row-major order kept within each label
+    idx, values = idx[order], values[order]
+    rows = idx // lab.shape[1]
+    new_label = values[1:] != values[:-1]
+    brk = np.flatnonzero(new_label | (rows[1:] != rows[:-1]))  # between two (label, row) entries
+    head = np.concatenate(([0], brk + 1))
+    new = np.concatenate(([True], new_label[brk]))
+    start = np.flatnonzero(new)
+    seg = new.cumsum() - 1
+    ends = np.concatenate((idx[head], idx[np.concatenate((brk, [idx.size - 1]))]))
+    rows = ends // lab.shape[1]
+    chains = np.array([ends - rows * lab.shape[1], rows, np.concatenate((seg, seg + start.size))])
+    chains[0, head.size :] *= -1
+    return values[head[start]], start, chains
 
 
 def _label_row_extremes(
     lab: NDArray[Any],
 ) -> list[tuple[int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]]:
     """(label, rows, first column, last column) of every non-zero label of a 2-D image, in one pass."""
-    labels, seg, rows, first, last = _label_rows(lab)
-    bounds = np.concatenate(([0], np.flatnonzero(seg[1:] != seg[:-1]) + 1, [seg.size])).tolist()
-    return [(int(v), rows[a:b], first[a:b], last[a:b]) for v, a, b in zip(labels.tolist(), bounds, bounds[1:])]
+    labels, start, chains = _label_rows(lab)
+    m = chains.shape[1] // 2
+    rows, first, last = chains[1, :m], chains[0, :m], -chains[0, m:]
+    bounds = np.append(start, m).tolist()
+    spans = zip(labels.tolist(), bounds[:-1], bounds[1:], strict=True)
+    return [(int(v), rows[a:b], first[a:b], last[a:b]) for v, a, b in spans]
 
 
 def label_feret_diameters(labels: ArrayLike, spacing: Sequence[float] = (1.0, 1.0)) -> dict[int, Axis]:
     """:func:`feret_diameter` of every non-zero label of a 2-D label image: row extremes found in one pass, then
     every label at once (:func:`_ferets`)."""
     lab = np.asarray(labels)
-    if lab.ndim != 2 or not np.issubdtype(lab.dtype, np.integer):
+    if lab.ndim != 2 or lab.dtype.kind not in "iu":  # signed or unsigned integers
         raise ValueError("labels must be a 2-D integer image")
     sr, sc = _spacing(spacing)
-    values, seg, rows, first, last = _label_rows(lab)
+    values, _, chains = _label_rows(lab)
     if not values.size:
         return {}
-    return dict(zip(values.tolist(), _ferets(seg, rows, first, last, sr, sc), strict=True))
+    return dict(zip(values.tolist(), _ferets(chains, values.size, sr, sc), strict=True))
