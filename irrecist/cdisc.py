@@ -1163,7 +1163,7 @@ class _Tables:
         return score_cohort(b.cohort, dataclasses.replace(b.config, confirm_response=True)).subjects
 
 
-def _tables(run: ScoreRun, studyid: str) -> Iterator[tuple[str, pd.DataFrame]]:
+def cdisc_tables(run: ScoreRun, studyid: str = "") -> Iterator[tuple[str, pd.DataFrame]]:
     """The run's CDISC tables ``tu``, ``tr``, ``rs`` and ``adrs``, each made when the one before is done with
     (a caller that writes and drops each never holds all four)."""
     tables = _Tables(run, studyid)
@@ -1176,7 +1176,7 @@ def _tables(run: ScoreRun, studyid: str) -> Iterator[tuple[str, pd.DataFrame]]:
 def cdisc_frames(run: ScoreRun, *, studyid: str = "") -> dict[str, pd.DataFrame]:
     """The run's CDISC tables: ``tu``, ``tr``, ``rs`` (SDTM) and ``adrs`` (ADaM), as typed DataFrames."""
     with paused_gc():
-        return dict(_tables(run, studyid))
+        return dict(cdisc_tables(run, studyid))
 
 
 # --- writing ---------------------------------------------------------------------------------------------
@@ -1257,7 +1257,7 @@ def write_extras(run: ScoreRun, out: Path, *, xpt: bool = False, parquet: bool =
     ``--xpt`` SAS transport v5 and with ``--parquet`` Parquet) and Parquet copies of timepoints, subjects,
     errors and (inputs read from DICOM) lines next to their CSVs."""
     with paused_gc():
-        for name, df in _tables(run, studyid):
+        for name, df in cdisc_tables(run, studyid):
             write_cdisc({name: df}, out / "cdisc", xpt=xpt, parquet=parquet)
             del df  # freed before the next table is made
     if parquet:
