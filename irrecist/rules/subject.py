@@ -237,7 +237,7 @@ def score_cohort(c: Cohort, config: CriterionConfig) -> ScoredCohort:
         pd_pos = _backdate_equivocal(c, tps, f, pd_pos)
         pd_confirmed = np.full(c.n_entities, -1, dtype=np.int64)
     pd_a = _at(f.a, pd_pos)
-    pd_day = np.where(pd_a >= 0, c.a_day[np.maximum(pd_a, 0)] if len(c.a_day) else NO_DAY, NO_DAY)
+    pd_day = _at(c.a_day, pd_a, NO_DAY)
     points = BorPoints(f.start, tps.response[f.a], f.days, np.ones(len(f.a), dtype=bool), c.a_day[f.a], skip)
     inside, where = points.subset(window_mask(points, config, pd_day, f.new_therapy_day, f.data_cut_day))
     inside_a = f.a[where]
@@ -258,11 +258,11 @@ def score_cohort(c: Cohort, config: CriterionConfig) -> ScoredCohort:
     return ScoredCohort(config, c, tps, subjects)
 
 
-def _at(values: IntArray, index: IntArray) -> IntArray:
-    """``values[index]`` where ``index >= 0``, else -1."""
+def _at(values: IntArray, index: IntArray, missing: int = -1) -> IntArray:
+    """``values[index]`` where ``index >= 0``, else ``missing``."""
     if not len(values):
-        return np.full(len(index), -1, dtype=np.int64)
-    return np.where(index >= 0, values[np.maximum(index, 0)], -1)
+        return np.full(len(index), missing, dtype=np.int64)
+    return np.where(index >= 0, values[np.maximum(index, 0)], missing)
 
 
 class _FollowUps:
