@@ -65,7 +65,7 @@ from irrecist.rules.baseline import fmt_mm, lesion_measure_um
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import STATUSES as PD_STATUSES
 from irrecist.rules.reasons import mm_text
-from irrecist.rules.responses import RESPONSES, Response, label, labels
+from irrecist.rules.responses import RESPONSES, Response, label, response_words
 from irrecist.rules.subject import (
     ScoredCohort,
     SubjectArrays,
@@ -1145,7 +1145,7 @@ class _Tables:
             "RSEVAL": _Take(b.reader_text, subject), "PARAMCD": _Take(_words(ADRS_PARAMS), param),
             "PARAM": _Take(_words(ADRS_PARAMS.values()), param), "PARCAT1": _const("Tumor Response", n),
             "PARCAT3": _const(_criterion_name(cfg), n),
-            "AVALC": _Take(_words([*(labels(cfg)[r] for r in RESPONSES), "Y", "N"]), rows(response, per_subject.avalc)),
+            "AVALC": _Take(_words([*response_words(cfg), "Y", "N"]), rows(response, per_subject.avalc)),
             "AVAL": _Ints(rows(_AVAL[response], per_subject.aval), rows(_NO_AVAL[response], per_subject.no_aval)),
             "ADT": _Days(day, undated), "ADY": _Ints(study_days(day, b.reference_day[subject]), undated),
             "AVISIT": _Take(x.a_label, np.where(undated, len(c.a_day), a)),

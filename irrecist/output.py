@@ -24,7 +24,7 @@ from irrecist.files import atomic_write, write_csv
 from irrecist.rules.config import CriterionConfig
 from irrecist.rules.confirmation import STATUSES
 from irrecist.rules.reasons import pct_tenths_array, words
-from irrecist.rules.responses import Response, labels
+from irrecist.rules.responses import Response, response_words
 from irrecist.rules.subject import NO_CHANGE, NOT_EVALUABLE, Scores, SubjectArrays, study_days
 from irrecist.rules.timepoint import NEW_LESION_WORDS, NONTARGET_CATEGORIES, RESPONSES, TARGET_CATEGORIES
 from irrecist.scoring import ScoreRun
@@ -73,12 +73,12 @@ class CodeWords:
 
 def code_words(cfg: CriterionConfig) -> CodeWords:
     """``CodeWords`` of criterion ``cfg``."""
-    ir, names = cfg.name == "irrecist", labels(cfg)
+    ir = cfg.name == "irrecist"
     return CodeWords(
         [category_label(t.value, ir) for t in TARGET_CATEGORIES],
         [category_label(t.value, ir) for t in NONTARGET_CATEGORIES],
         list(NEW_LESION_WORDS),
-        [names[r] for r in RESPONSES],
+        response_words(cfg),
     )
 
 
@@ -191,7 +191,6 @@ def _subject_columns(scores: Scores) -> dict[str, Any]:
     c, s, cfg = scored.cohort, scored.subjects, scored.config
     b = s.baselines
     n = len(kept)
-    lab = labels(cfg)
     bor = s.bor[kept]
     shows_confirmed = np.isin(bor, _CONFIRMABLE)
     confirmed = np.where(shows_confirmed, s.bor_confirmed[kept], -1)
@@ -209,7 +208,7 @@ def _subject_columns(scores: Scores) -> dict[str, Any]:
         "ineligible_lesions": [";".join(b.ineligible.get(e, ())) for e in kept.tolist()],
         "measurable_disease": words(_BOOLS, b.measurable[kept].astype(np.int64)),
         "baseline_mm": b.sum_um[kept] / 1000,
-        "bor": words([lab[r] for r in RESPONSES], bor),
+        "bor": words(response_words(cfg), bor),
         "bor_confirmed": words(_BOOLS, confirmed),
         "bor_date": _iso(c, s.bor_a[kept]),
         "first_response_date": _iso(c, first),

@@ -78,6 +78,12 @@ def labels(config: CriterionConfig) -> dict[Response, str]:
     return IR_LABELS if config.name == "irrecist" else RECIST_LABELS
 
 
+def response_words(config: CriterionConfig) -> list[str]:
+    """The criterion's label of each response code (the position in ``RESPONSES``)."""
+    names = labels(config)
+    return [names[r] for r in RESPONSES]
+
+
 def label(response: Response | None, config: CriterionConfig) -> str:
     return "" if response is None else labels(config)[response]
 

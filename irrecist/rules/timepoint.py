@@ -49,8 +49,8 @@ from irrecist.rules.responses import (
     NonTargetCategory,
     Response,
     TargetCategory,
-    labels,
     overall_response,
+    response_words,
 )
 from irrecist.threads import side_by_side
 
@@ -649,12 +649,11 @@ def _baseline_lines(c: Cohort, out: Timepoints, mem: BaselineMembers, word: str,
 
 def _calls(config: CriterionConfig, out: Timepoints, fu: IntArray) -> pa.Array:
     """The call at the follow-ups ``fu``: target, non-target and new-lesion categories and the response."""
-    labels_ = labels(config)
     return concat(
         "target ", words([t.value for t in TARGET_CATEGORIES], out.target[fu]),
         ", non-target ", words([t.value for t in NONTARGET_CATEGORIES], out.nontarget[fu]),
         ", new lesions ", words(list(NEW_LESION_WORDS), out.new_lesions[fu]),
-        ": ", words([labels_[r] for r in RESPONSES], out.response[fu]),
+        ": ", words(response_words(config), out.response[fu]),
     )  # fmt: skip
 
 
