@@ -37,7 +37,7 @@ import pyarrow.compute as pc
 
 from irrecist.threads import column_map
 
-__all__ = ["NOT_NATIVE", "csv_bytes", "csv_chunks", "csv_pieces", "pandas_csv"]
+__all__ = ["NOT_NATIVE", "csv_bytes", "csv_pieces", "pandas_csv"]
 
 _TEXT = pa.large_string()
 
@@ -268,15 +268,10 @@ def pandas_csv(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
-def csv_chunks(df: pd.DataFrame) -> list[bytes | memoryview]:
-    """``csv_bytes`` in pieces, to be written one after the other (no copy of the whole text)."""
-    try:
-        return list(csv_pieces(df))
-    except NOT_NATIVE:
-        return [pandas_csv(df)]
-
-
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """The bytes of df.to_csv(index=False, lineterminator="\\n"), built column-wise (UTF-8); see the module
     docstring for what is built natively and what is left to pandas."""
-    return b"".join(csv_chunks(df))
+    try:
+        return b"".join(csv_pieces(df))
+    except NOT_NATIVE:
+        return pandas_csv(df)
