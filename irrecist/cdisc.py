@@ -53,6 +53,7 @@ from irrecist.cohort import (
     BoolArray,
     Cohort,
     IntArray,
+    iso_dates,
     offsets,
     ranges,
 )
@@ -656,7 +657,7 @@ class _CohortArrays:
     @cached_property
     def a_dtc(self) -> pa.Array:
         """Each assessment's date, ISO 8601."""
-        return pc.cast(pa.array(self.c.a_day.astype(np.int32), pa.date32()), _TEXT)
+        return iso_dates(self.c.a_day).cast(_TEXT)
 
     @cached_property
     def first_o(self) -> IntArray:

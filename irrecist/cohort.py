@@ -16,6 +16,7 @@ from typing import TypeVar, overload
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from irrecist.model import Assessment, Lesion, Observation, Role, Status, SubjectInfo, SubjectRecord
@@ -50,6 +51,11 @@ BoolArray = NDArray[np.bool_]
 def offsets(groups: IntArray, n: int) -> IntArray:
     """Start offsets (length ``n + 1``) of ``n`` consecutive groups whose ids are ``groups`` (sorted)."""
     return np.searchsorted(groups, np.arange(n + 1)).astype(np.int64)
+
+
+def iso_dates(days: IntArray, missing: BoolArray | None = None) -> pa.Array:
+    """Day numbers (days since ``EPOCH``, as ``Cohort.a_day``) as ISO 8601 dates in text; null where ``missing``."""
+    return pc.cast(pa.array(days.astype(np.int32), pa.date32(), mask=missing), pa.string())
 
 
 def ranges(start: IntArray, end: IntArray) -> tuple[IntArray, IntArray]:

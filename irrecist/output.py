@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irrecist.cohort import NONE, Cohort, IntArray, ranges
+from irrecist.cohort import NONE, Cohort, IntArray, iso_dates, ranges
 from irrecist.endpoints import Landmark, endpoints
 from irrecist.errors import ERROR_COLUMNS
 from irrecist.files import atomic_write, write_csv
@@ -151,7 +151,7 @@ def _timepoint_columns(scores: Scores) -> dict[str, Any]:
             "reader": _texts(c.reader, kept).take(owner),
             "criterion": pa.array([cfg.name], pa.string()).take(pa.array(np.zeros(len(idx), dtype=np.int64))),
             "timepoint": c.a_label_text.take(take),
-            "date": pc.cast(pa.array(days.astype(np.int32), pa.date32()), pa.string()),
+            "date": iso_dates(days),
             "study_day": study_days(days, scored.subjects.reference_day[c.a_entity[idx]]),
             "target_sum_mm": _mm_column(tps.target_sum[idx]),
             "new_lesions_mm": _mm_column(tps.new[idx]) if ir else no_value,
@@ -180,9 +180,8 @@ def _texts(values: list[str], at: IntArray) -> pa.Array:
 
 def _iso(c: Cohort, a: IntArray) -> pa.Array:
     """The dates of assessments ``a`` as ISO 8601 text, empty where ``a`` is -1."""
-    days = pa.array(c.a_day[np.maximum(a, 0)].astype(np.int32) if len(c.a_day) else np.zeros(len(a), np.int32),
-                    pa.date32(), mask=a < 0)  # fmt: skip
-    return pc.fill_null(pc.cast(days, pa.string()), "")
+    days = c.a_day[np.maximum(a, 0)] if len(c.a_day) else np.zeros(len(a), np.int64)
+    return pc.fill_null(iso_dates(days, a < 0), "")
 
 
 def _subject_columns(scores: Scores) -> dict[str, Any]:
