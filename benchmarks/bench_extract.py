@@ -177,26 +177,22 @@ def read_all(files: list[Path], **kwargs: object) -> None:
         pydicom.dcmread(f, **kwargs)  # type: ignore[arg-type]
 
 
-_HIGHDICOM_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.88.22": ("sr", "EnhancedSR"),
-    "1.2.840.10008.5.1.4.1.1.88.33": ("sr", "ComprehensiveSR"),
-    "1.2.840.10008.5.1.4.1.1.88.34": ("sr", "Comprehensive3DSR"),
-    "1.2.840.10008.5.1.4.1.1.66.4": ("seg", "Segmentation"),
-}
-
-
 def highdicom_objects(files: list[Path]) -> list[tuple[Path, Callable[..., object]]]:
-    """The SR and SEG files among ``files``, each with the highdicom class that parses it (the readers'
-    first step, issue 3: TID 1500 SR and SEG "with highdicom")."""
+    """The SR and SEG files among ``files``, each with the highdicom ``from_dataset`` its reader parses it with
+    (the readers' first step, issue 3: TID 1500 SR and SEG "with highdicom")."""
     import highdicom as hd
     import pydicom
 
+    from irrecist.lesions.seg import SEG_SOP_CLASSES
+    from irrecist.lesions.sr import HIGHDICOM_CLASSES
+
+    parsers = {**{sop: cls.from_dataset for sop, cls in HIGHDICOM_CLASSES.items()},
+               **{sop: hd.seg.Segmentation.from_dataset for sop in SEG_SOP_CLASSES}}  # fmt: skip
     out = []
     for f in files:
         sop = str(pydicom.dcmread(f, stop_before_pixels=True, specific_tags=["SOPClassUID"]).get("SOPClassUID", ""))
-        if sop in _HIGHDICOM_CLASSES:
-            module, name = _HIGHDICOM_CLASSES[sop]
-            out.append((f, getattr(getattr(hd, module), name).from_dataset))
+        if sop in parsers:
+            out.append((f, parsers[sop]))
     return out
 
 

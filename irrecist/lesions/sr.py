@@ -64,11 +64,12 @@ from .sr_generic import (
 
 __all__ = ["GenericSRReader", "TID1500Reader", "read_generic_sr", "read_measurement_report"]
 
-_HD_CLASSES: dict[str, Any] = {
+HIGHDICOM_CLASSES: dict[str, Any] = {
     uid.EnhancedSRStorage: hd.sr.EnhancedSR,
     uid.ComprehensiveSRStorage: hd.sr.ComprehensiveSR,
     uid.Comprehensive3DSRStorage: hd.sr.Comprehensive3DSR,
 }
+"""The highdicom class that parses a TID 1500 document of each SR storage class (``from_dataset``)."""
 MEASUREMENT_GROUP = Code("125007", "DCM", "Measurement Group")
 CONTEXT_CONCEPTS: dict[str, tuple[Code, ...]] = {
     "tracking": (TRACKING_ID, TRACKING_UID),  # TID 1501
@@ -107,7 +108,7 @@ def _groups_from_highdicom(ds: Dataset, limits: list[str], skipped: list[str], *
     read from those items by the same walk as the fallback. ``MeasurementReport.get_*_measurement_groups``
     would give the same groups but re-search and deep-copy the tree on every call (45 ms against 13 ms per
     demo SR). ``owned``: ``ds`` was read here, so highdicom may convert it in place instead of copying it."""
-    cls = _HD_CLASSES.get(str(ds.SOPClassUID))
+    cls = HIGHDICOM_CLASSES.get(str(ds.SOPClassUID))
     if cls is None:
         raise ValueError(f"highdicom reads no SR of SOP class {ds.SOPClassUID}")
     # highdicom converts the content items in place even with copy=True (its root item shares the original's
